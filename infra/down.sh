@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Stops what infra/up.sh started: the hosts infra/hosts.sh started (by their recorded process ids),
+# then RabbitMQ and PostgreSQL. Data stays; up.sh brings it back.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [ -x "$here/hosts.sh" ]; then "$here/hosts.sh" stop || true; fi
+if docker info >/dev/null 2>&1; then
+  docker compose -f "$here/../docker-compose.yml" stop
+  exit 0
+fi
+if command -v rabbitmqctl >/dev/null && rabbitmqctl -q status >/dev/null 2>&1; then
+  /etc/init.d/rabbitmq-server stop >/dev/null && echo "[infra] RabbitMQ stopped"
+fi
+for v in $(ls /etc/postgresql 2>/dev/null); do
+  if pg_ctlcluster "$v" main status >/dev/null 2>&1; then
+    pg_ctlcluster "$v" main stop && echo "[infra] PostgreSQL $v stopped"
+  fi
+done

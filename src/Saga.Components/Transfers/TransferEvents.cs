@@ -1,0 +1,43 @@
+namespace Saga.Components.Transfers;
+
+// What is stored on a transfer's stream, one record per thing that happened. These are the stored
+// schema, kept apart from the wire messages in Saga.Contracts: each may evolve on its own.
+
+public sealed record HalfMessageStored(
+    string FromLedger,
+    string FromAccount,
+    string ToLedger,
+    string ToAccount,
+    decimal Amount,
+    string Currency,
+    DateTimeOffset At,
+    DateTimeOffset CheckBackDueAt,
+    int CheckBackLimit);
+
+/// <summary>The producer's local transaction committed; <see cref="Source"/> says who told us.</summary>
+public sealed record TransferCommitted(string Source, DateTimeOffset At);
+
+public sealed record TransferRolledBack(string Source, string Reason, DateTimeOffset At);
+
+public sealed record CheckBackSent(int Attempt, DateTimeOffset At, DateTimeOffset NextDueAt);
+
+public sealed record CheckBackAnswered(int Attempt, string Outcome, string? Reason, DateTimeOffset At);
+
+public sealed record CreditRequested(string Purpose, string Ledger, string Account, decimal Amount, DateTimeOffset At);
+
+public sealed record CreditConfirmed(string Purpose, DateTimeOffset At);
+
+public sealed record CreditFailed(string Purpose, string Reason, DateTimeOffset At);
+
+public sealed record TransferNeedsAttention(string Reason, DateTimeOffset At);
+
+public sealed record CreditRetryRequested(string Operator, string Reason, DateTimeOffset At);
+
+public sealed record RecheckRequested(string Operator, string Reason, DateTimeOffset At, DateTimeOffset CheckBackDueAt, int CheckBackLimit);
+
+public sealed record RefundRequested(string Operator, string Reason, DateTimeOffset At);
+
+public sealed record TransferResolved(string Operator, string Reason, DateTimeOffset At);
+
+/// <summary>A message that arrived twice, late or out of order: recorded, with no effect.</summary>
+public sealed record MessageIgnored(string Message, string Detail, DateTimeOffset At);

@@ -1,0 +1,31 @@
+namespace Saga.Components.Transfers;
+
+/// <summary>Timing and addressing of the transfer saga; configuration section "TransferSaga".</summary>
+public sealed class TransferSagaOptions
+{
+    public const string Section = "TransferSaga";
+
+    /// <summary>How long a half message may wait for Commit/Rollback before the first check-back (RocketMQ: 6 s).</summary>
+    public TimeSpan CheckBackTimeout { get; set; } = TimeSpan.FromSeconds(6);
+
+    /// <summary>Each check-back's wait is the previous one times this factor…</summary>
+    public double CheckBackBackoff { get; set; } = 2;
+
+    /// <summary>…up to this cap.</summary>
+    public TimeSpan MaxCheckBackInterval { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Check-backs before the transfer needs attention (RocketMQ: 15).</summary>
+    public int MaxCheckBacks { get; set; } = 15;
+
+    /// <summary>Queue of a ledger's service: the prefix followed by the ledger id in lower case.</summary>
+    public string LedgerQueuePrefix { get; set; } = "ledger-";
+
+    public Uri LedgerAddress(string ledger) => new($"queue:{LedgerQueuePrefix}{ledger.ToLowerInvariant()}");
+
+    /// <summary>The wait after check-back <paramref name="attempt"/> (1-based) before the next one.</summary>
+    public TimeSpan CheckBackInterval(int attempt)
+    {
+        var seconds = CheckBackTimeout.TotalSeconds * Math.Pow(CheckBackBackoff, Math.Max(0, attempt));
+        return seconds >= MaxCheckBackInterval.TotalSeconds ? MaxCheckBackInterval : TimeSpan.FromSeconds(seconds);
+    }
+}

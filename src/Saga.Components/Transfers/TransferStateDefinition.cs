@@ -1,0 +1,30 @@
+using MassTransit;
+
+namespace Saga.Components.Transfers;
+
+public sealed class TransferStateDefinition : SagaDefinition<TransferState>
+{
+    public const string QueueName = "transfers";
+
+    public TransferStateDefinition()
+    {
+        Endpoint(e =>
+        {
+            e.Name = QueueName;
+            e.PrefetchCount = 256;
+        });
+    }
+
+    protected override void ConfigureSaga(IReceiveEndpointConfigurator endpointConfigurator, ISagaConfigurator<TransferState> sagaConfigurator,
+        IRegistrationContext context)
+    {
+        // Two messages for one transfer racing: the loser's append fails and it runs again on the winner's events.
+        endpointConfigurator.UseMessageRetry(r =>
+        {
+            r.Handle<ConcurrencyException>();
+            r.Intervals(0, 10, 50, 100, 250, 500, 1000);
+        });
+        // Sends and responses leave only after the transfer's events are committed.
+        endpointConfigurator.UseInMemoryOutbox(context);
+    }
+}

@@ -1,0 +1,22 @@
+namespace Saga.Contracts;
+
+// Operator repair of a transfer that needs attention. Each is recorded on the transfer's stream with
+// who asked and why.
+
+/// <summary>Send the credit again (safe: the credit is idempotent).</summary>
+public sealed record RetryCredit(Guid TransferId, string Operator, string Reason);
+
+/// <summary>Start check-backs again for a transfer that exhausted them.</summary>
+public sealed record RecheckTransfer(Guid TransferId, string Operator, string Reason);
+
+/// <summary>Credit the amount back to the source account; the transfer ends refunded.</summary>
+public sealed record RefundTransfer(Guid TransferId, string Operator, string Reason);
+
+/// <summary>Close the transfer as handled outside the system.</summary>
+public sealed record ResolveTransfer(Guid TransferId, string Operator, string Reason);
+
+/// <summary>The coordinator's answer when a repair does not apply to the transfer's current state.</summary>
+public sealed record RepairRejected(Guid TransferId, string State, string Reason);
+
+/// <summary>The coordinator accepted a repair and recorded it.</summary>
+public sealed record RepairAccepted(Guid TransferId, string State);
