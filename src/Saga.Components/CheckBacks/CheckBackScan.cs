@@ -23,7 +23,7 @@ public sealed class CheckBackScanOptions
 /// The saga does the asking; a repeated or stale attempt has no effect there, so overlapping scans are
 /// harmless. A transfer that commits in time is never seen here.
 /// </summary>
-public sealed class CheckBackScan(IDocumentStore store, ISendEndpointProvider sendEndpoints, TimeProvider clock, IOptions<CheckBackScanOptions> options)
+public sealed class CheckBackScan(IDocumentStore store, IBus bus, TimeProvider clock, IOptions<CheckBackScanOptions> options)
 {
     private static readonly Uri Coordinator = new($"queue:{TransferStateDefinition.QueueName}");
 
@@ -32,7 +32,7 @@ public sealed class CheckBackScan(IDocumentStore store, ISendEndpointProvider se
     {
         var now = clock.GetUtcNow();
         var batchSize = options.Value.BatchSize;
-        var endpoint = await sendEndpoints.GetSendEndpoint(Coordinator).ConfigureAwait(false);
+        var endpoint = await bus.GetSendEndpoint(Coordinator).ConfigureAwait(false);
         await using var session = store.QuerySession();
 
         var sent = new HashSet<Guid>();

@@ -24,7 +24,13 @@ public sealed class Plumbing_Specs
         await using var provider = new ServiceCollection()
             .AddMassTransitTestHarness(x =>
             {
-                x.AddConsumer<PingConsumer>().Endpoint(e => e.Name = "plumbing-" + Guid.NewGuid().ToString("N")[..8]);
+                // The real broker takes longer than the in-memory default to bind a new queue.
+                x.SetTestTimeouts(testTimeout: TimeSpan.FromSeconds(30), testInactivityTimeout: TimeSpan.FromSeconds(10));
+                x.AddConsumer<PingConsumer>().Endpoint(e =>
+                {
+                    e.Name = "plumbing-" + Guid.NewGuid().ToString("N")[..8];
+                    e.Temporary = true;
+                });
                 x.UsingRabbitMq((context, cfg) =>
                 {
                     cfg.Host(Servers.RabbitHost, Servers.RabbitPort, Servers.RabbitVirtualHost, h =>

@@ -1,0 +1,103 @@
+using Marten;
+using Saga.Components.Tests.Infrastructure;
+using Saga.Components.Tests.Transfers;
+using Saga.Components.Transfers;
+using Saga.Contracts;
+using static Saga.Components.Tests.Transfers.TransferScenario;
+
+namespace Saga.Components.Tests.CheckBacks;
+
+public sealed class CheckBackScan_Specs : IAsyncLifetime
+{
+    // A schema per test: the scan sees every transfer in its schema.
+    private readonly PostgresSchema _schema = new();
+
+    public Task InitializeAsync() => _schema.InitializeAsync();
+
+    public Task DisposeAsync() => _schema.DisposeAsync();
+
+    [Fact]
+    public async Task Nothing_due_sends_nothing()
+    {
+        await using var s = await Start(_schema);
+        var id = await s.Prepare();
+
+        Assert.Equal(0, await s.CheckBackDueScan(s.Options.CheckBackTimeout - TimeSpan.FromSeconds(1)));
+        Assert.Empty(s.ChecksSent(id));
+    }
+
+    [Fact]
+    public async Task A_prompt_commit_leaves_nothing_for_the_scan()
+    {
+        await using var s = await Start(_schema);
+        var id = await s.Committed();
+
+        Assert.Equal(0, await s.CheckBackDueScan(TimeSpan.FromDays(1)));
+        Assert.Null((await s.Load(id))!.NextCheckBackAt);
+    }
+
+    [Fact]
+    public async Task Due_transfers_are_found_in_batches_and_each_is_checked_once()
+    {
+        await using var s = await Start(_schema, scanBatchSize: 2);
+        var ids = new List<Guid>();
+        for (var i = 0; i < 5; i++)
+        {
+            ids.Add(await s.Prepare());
+            s.Clock.Advance(TimeSpan.FromMilliseconds(1)); // distinct due times, and one tie below
+        }
+        ids.Add(await s.Prepare());
+        var committed = await s.Committed();
+
+        Assert.Equal(6, await s.CheckBackDueScan(s.Options.CheckBackTimeout));
+
+        foreach (var id in ids)
+        {
+            Assert.Equal(new CheckLocalTransaction(id, 1, Alice), await s.CheckSent(id, 1));
+        }
+        Assert.Empty(s.ChecksSent(committed));
+    }
+
+    [Fact]
+    public async Task Two_scans_at_once_ask_the_producer_once()
+    {
+        await using var s = await Start(_schema);
+        var id = await s.Prepare();
+        s.Clock.Advance(s.Options.CheckBackTimeout);
+        var scan = s.Services.GetService(typeof(Components.CheckBacks.CheckBackScan)) as Components.CheckBacks.CheckBackScan;
+
+        var sent = await Task.WhenAll(scan!.RunOnce(), scan.RunOnce());
+        Assert.Equal([1, 1], sent);
+        await s.Until(id, e => e.OfType<CheckBackSent>().Count() + e.OfType<MessageIgnored>().Count() == 2, "both check-back messages handled");
+
+        Assert.Single(s.ChecksSent(id));
+        Assert.Equal(1, (await s.Load(id))!.CheckBacks);
+    }
+
+    [Fact]
+    public async Task The_scan_query_uses_the_due_time_index()
+    {
+        await using var s = await Start(_schema);
+        await s.Prepare();
+        var now = s.Clock.GetUtcNow();
+
+        await using var session = s.Store.QuerySession();
+        var command = session.Query<TransferState>()
+            .Where(x => x.NextCheckBackAt >= DateTimeOffset.MinValue && x.NextCheckBackAt <= now)
+            .OrderBy(x => x.NextCheckBackAt).Take(500).ToCommand();
+        await using var connection = new Npgsql.NpgsqlConnection(Servers.PostgresConnectionString);
+        await connection.OpenAsync();
+        // A small table would be read whole; forbidding that shows whether the index can serve filter and order.
+        await using (var off = new Npgsql.NpgsqlCommand("set enable_seqscan = off; set enable_bitmapscan = off; set enable_sort = off", connection)) { await off.ExecuteNonQueryAsync(); }
+        await using var explain = new Npgsql.NpgsqlCommand("explain " + command.CommandText, connection);
+        foreach (Npgsql.NpgsqlParameter p in command.Parameters) { explain.Parameters.Add(new Npgsql.NpgsqlParameter(p.ParameterName, p.Value)); }
+        var plan = new List<string>();
+        await using (var reader = await explain.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync()) { plan.Add(reader.GetString(0)); }
+        }
+
+        Assert.Contains(plan, line => line.Contains("next_check_back_at", StringComparison.Ordinal) && line.Contains("Index", StringComparison.Ordinal));
+        Assert.DoesNotContain(plan, line => line.Contains("Sort", StringComparison.Ordinal));
+    }
+}

@@ -1,0 +1,158 @@
+using Saga.Components.Tests.Infrastructure;
+using Saga.Components.Transfers;
+using Saga.Contracts;
+using static Saga.Components.Tests.Transfers.TransferScenario;
+
+namespace Saga.Components.Tests.Transfers;
+
+/// <summary>Every message that can arrive twice, late or out of order has one defined effect, and never a second credit.</summary>
+public sealed class Duplicate_and_late_messages_Specs(PostgresSchema schema) : IClassFixture<PostgresSchema>
+{
+    [Fact]
+    public async Task A_second_half_message_with_the_same_id_is_acknowledged_with_the_current_state_and_starts_nothing()
+    {
+        await using var s = await Start(schema);
+        var id = await s.Committed();
+
+        var ack = await s.Harness.GetRequestClient<StoreHalfMessage>()
+            .GetResponse<HalfMessageAcknowledged>(new StoreHalfMessage(id, Alice, Bob, 100m, "EUR"));
+
+        Assert.Equal(TransferStates.Committed, ack.Message.State);
+        Assert.Single((await s.Stream(id)).OfType<HalfMessageStored>());
+        Assert.Single(s.CreditsSent(id));
+    }
+
+    [Fact]
+    public async Task A_duplicate_commit_while_the_credit_is_in_flight_sends_the_same_idempotent_credit_again()
+    {
+        await using var s = await Start(schema);
+        var id = await s.Committed();
+
+        await s.Send(new CommitTransfer(id));
+        await s.Until(id, e => e.OfType<MessageIgnored>().Any(), "duplicate commit recorded");
+
+        Assert.Equal(2, s.CreditsSent(id).Count);
+        Assert.Single(s.CreditsSent(id).Distinct()); // the same credit: the ledger applies it once
+        Assert.Single((await s.Stream(id)).OfType<TransferCommitted>());
+    }
+
+    [Fact]
+    public async Task A_duplicate_commit_after_completion_is_recorded_and_sends_nothing()
+    {
+        await using var s = await Start(schema);
+        var id = await s.Committed();
+        await s.Send(new AccountCredited(id, Bob, 100m));
+        await s.InState(id, s.Machine.Completed);
+
+        await s.Send(new CommitTransfer(id));
+        await s.Send(new AccountCredited(id, Bob, 100m));
+        await s.Until(id, e => e.OfType<MessageIgnored>().Count() == 2, "both duplicates recorded");
+
+        Assert.Single(s.CreditsSent(id));
+        Assert.Equal(TransferStates.Completed, (await s.Load(id))!.CurrentState);
+    }
+
+    [Fact]
+    public async Task A_rollback_after_the_commit_is_recorded_and_the_commit_stands()
+    {
+        await using var s = await Start(schema);
+        var id = await s.Committed();
+
+        await s.Send(new RollbackTransfer(id, "late"));
+        await s.Until(id, e => e.OfType<MessageIgnored>().Any(i => i.Message == nameof(RollbackTransfer)), "late rollback recorded");
+
+        Assert.Equal(TransferStates.Committed, (await s.Load(id))!.CurrentState);
+        Assert.Empty((await s.Stream(id)).OfType<TransferRolledBack>());
+    }
+
+    [Fact]
+    public async Task A_commit_after_the_check_back_learnt_the_commit_only_resends_the_credit()
+    {
+        await using var s = await Start(schema);
+        var id = await s.Prepare();
+        await s.CheckBackDueScan(s.Options.CheckBackTimeout);
+        await s.CheckSent(id, 1);
+        await s.Send(new LocalTransactionChecked(id, 1, LocalTransactionOutcome.Committed));
+        await s.InState(id, s.Machine.Committed);
+
+        await s.Send(new CommitTransfer(id)); // the producer's delayed Commit
+        await s.Until(id, e => e.OfType<MessageIgnored>().Any(), "late commit recorded");
+
+        Assert.Single((await s.Stream(id)).OfType<TransferCommitted>());
+        Assert.Single(s.CreditsSent(id).Distinct());
+    }
+
+    [Fact]
+    public async Task A_commit_after_a_rollback_is_never_decided_silently()
+    {
+        await using var s = await Start(schema);
+        var id = await s.Prepare();
+        await s.Send(new RollbackTransfer(id, "insufficient funds"));
+        await s.InState(id, s.Machine.RolledBack);
+
+        await s.Send(new CommitTransfer(id));
+        await s.InState(id, s.Machine.NeedsAttention);
+
+        Assert.Empty(s.CreditsSent(id));
+    }
+
+    [Fact]
+    public async Task A_check_back_answer_for_a_finished_transfer_is_recorded_with_no_effect()
+    {
+        await using var s = await Start(schema);
+        var id = await s.Prepare();
+        await s.Send(new RollbackTransfer(id, "insufficient funds"));
+        await s.InState(id, s.Machine.RolledBack);
+
+        await s.Send(new LocalTransactionChecked(id, 1, LocalTransactionOutcome.Committed));
+        await s.Send(new CheckBackDue(id, 1));
+        await s.Until(id, e => e.OfType<MessageIgnored>().Count() == 2, "late answer and check-back recorded");
+
+        Assert.Equal(TransferStates.RolledBack, (await s.Load(id))!.CurrentState);
+        Assert.Empty(s.CreditsSent(id));
+        Assert.Empty(s.ChecksSent(id));
+    }
+
+    [Fact]
+    public async Task A_repeated_check_back_message_is_stale_and_asks_nothing_twice()
+    {
+        await using var s = await Start(schema);
+        var id = await s.Prepare();
+        await s.CheckBackDueScan(s.Options.CheckBackTimeout);
+        await s.CheckSent(id, 1);
+
+        await s.Send(new CheckBackDue(id, 1));
+        await s.Until(id, e => e.OfType<MessageIgnored>().Any(), "stale check-back recorded");
+
+        Assert.Single(s.ChecksSent(id));
+        Assert.Equal(1, (await s.Load(id))!.CheckBacks);
+    }
+
+    [Fact]
+    public async Task A_credit_confirmation_overtaking_the_commit_record_completes_the_transfer()
+    {
+        await using var s = await Start(schema);
+        var id = await s.Prepare();
+
+        await s.Send(new AccountCredited(id, Bob, 100m)); // only possible after the producer's commit
+        await s.InState(id, s.Machine.Completed);
+
+        Assert.Equal("credit", (await s.Stream(id)).OfType<TransferCommitted>().Single().Source);
+    }
+
+    [Fact]
+    public async Task Racing_duplicates_of_one_commit_produce_one_commit_and_lose_no_event()
+    {
+        await using var s = await Start(schema);
+        var id = await s.Prepare();
+
+        await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => s.Send(new CommitTransfer(id))));
+        await s.Until(id, e => e.OfType<TransferCommitted>().Count() + e.OfType<MessageIgnored>().Count() == 10, "ten commits recorded");
+
+        var stream = await s.Stream(id);
+        Assert.Single(stream.OfType<TransferCommitted>());
+        Assert.Equal(9, stream.OfType<MessageIgnored>().Count());
+        Assert.Equal(stream.Count, (await s.Load(id))!.Version); // the view matches the stream it was written with
+        Assert.Single(s.CreditsSent(id).Distinct());
+    }
+}

@@ -1,0 +1,194 @@
+using System.Collections.Concurrent;
+using Marten;
+using MassTransit;
+using MassTransit.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Saga.Components.CheckBacks;
+using Saga.Components.Tests.Infrastructure;
+using Saga.Components.Transfers;
+using Saga.Contracts;
+
+namespace Saga.Components.Tests.Transfers;
+
+/// <summary>
+/// One scenario: the transfer saga in MassTransit's test harness, kept by the real event-sourced
+/// repository in a PostgreSQL schema, with a clock the test moves and a check-back scan it runs.
+/// </summary>
+public sealed class TransferScenario : IAsyncDisposable
+{
+    public static readonly AccountRef Alice = new("A", "alice");
+    public static readonly AccountRef Bob = new("B", "bob");
+
+    private readonly ServiceProvider _provider;
+    private readonly SentMessages _sent = new();
+
+    private TransferScenario(ServiceProvider provider, FakeTimeProvider clock, IDocumentStore store)
+    {
+        _provider = provider;
+        Clock = clock;
+        Store = store;
+        Harness = provider.GetRequiredService<ITestHarness>();
+        Saga = Harness.GetSagaStateMachineHarness<TransferStateMachine, TransferState>();
+        Harness.Bus.ConnectSendObserver(_sent);
+        Options = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<TransferSagaOptions>>().Value;
+    }
+
+    public FakeTimeProvider Clock { get; }
+    public IDocumentStore Store { get; }
+    public ITestHarness Harness { get; }
+    public ISagaStateMachineTestHarness<TransferStateMachine, TransferState> Saga { get; }
+    public TransferSagaOptions Options { get; }
+    public TransferStateMachine Machine => Saga.StateMachine;
+    public IServiceProvider Services => _provider;
+
+    public static async Task<TransferScenario> Start(PostgresSchema schema, int scanBatchSize = 500, Action<TransferSagaOptions>? configure = null)
+    {
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 24, 9, 0, 0, TimeSpan.Zero));
+        var provider = new ServiceCollection()
+            .AddSingleton<TimeProvider>(clock)
+            .AddSingleton<IDocumentStore>(schema.Store)
+            .Configure<TransferSagaOptions>(o => configure?.Invoke(o))
+            .Configure<CheckBackScanOptions>(o => o.BatchSize = scanBatchSize)
+            .AddSingleton<CheckBackScan>()
+            .AddMassTransitTestHarness(x =>
+            {
+                x.SetTestTimeouts(testTimeout: TimeSpan.FromSeconds(20), testInactivityTimeout: TimeSpan.FromSeconds(5));
+                x.AddSagaStateMachine<TransferStateMachine, TransferState, TransferStateDefinition>().EventSourcedRepository();
+                x.AddConsumer<FailingLedger>().Endpoint(e => e.Name = "failing-ledger");
+            })
+            .BuildServiceProvider(true);
+        var scenario = new TransferScenario(provider, clock, schema.Store);
+        await scenario.Harness.Start();
+        return scenario;
+    }
+
+    public Task Send<T>(T message) where T : class => Harness.Bus.Publish(message);
+
+    public async Task<Guid> Prepare(decimal amount = 100m)
+    {
+        var id = NewId.NextGuid();
+        var client = Harness.GetRequestClient<StoreHalfMessage>();
+        var ack = await client.GetResponse<HalfMessageAcknowledged>(new StoreHalfMessage(id, Alice, Bob, amount, "EUR"));
+        Assert.Equal(TransferStates.Prepared, ack.Message.State);
+        return id;
+    }
+
+    public async Task<Guid> Committed()
+    {
+        var id = await Prepare();
+        await Send(new CommitTransfer(id));
+        await InState(id, Machine.Committed);
+        return id;
+    }
+
+    public async Task<Guid> NeedingAttentionAfterCreditFault()
+    {
+        var id = await Committed();
+        await FailCredit(id, CreditPurpose.Transfer);
+        await InState(id, Machine.NeedsAttention);
+        return id;
+    }
+
+    /// <summary>A credit that fails for good: the ledger's consumer throws, and MassTransit publishes the fault.</summary>
+    public async Task FailCredit(Guid id, CreditPurpose purpose)
+    {
+        var account = purpose == CreditPurpose.Refund ? Alice : Bob;
+        await Harness.Bus.Publish(new CreditAccount(id, account, 100m, "EUR", purpose), c => c.Headers.Set(FailingLedger.Header, "true"));
+    }
+
+    /// <summary>Stands for a ledger whose credit consumer gives up: it throws what a ledger would for an unknown account.</summary>
+    public sealed class FailingLedger : IConsumer<CreditAccount>
+    {
+        public const string Header = "test-fail-credit";
+
+        public Task Consume(ConsumeContext<CreditAccount> context) =>
+            context.Headers.TryGetHeader(Header, out _)
+                ? throw new InvalidOperationException($"no account {context.Message.Account}")
+                : Task.CompletedTask;
+    }
+
+    /// <summary>Waits until the saga, read back from PostgreSQL, is in <paramref name="state"/>.</summary>
+    public async Task InState(Guid id, State state)
+    {
+        var found = await Saga.Exists(id, _ => state);
+        Assert.True(found.HasValue, $"transfer {id} did not reach {state.Name}; it is {(await Load(id))?.CurrentState ?? "missing"}");
+    }
+
+    /// <summary>Waits until the transfer's stream, read back from PostgreSQL, satisfies <paramref name="condition"/>.</summary>
+    public async Task Until(Guid id, Func<IReadOnlyList<object>, bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!condition(await Stream(id)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"transfer {id}: {what} never happened; stream: {string.Join(", ", await StreamTypes(id))}");
+            await Task.Delay(10);
+        }
+    }
+
+    public Task UntilAnswered(Guid id, int attempt) =>
+        Until(id, events => events.OfType<CheckBackAnswered>().Any(e => e.Attempt == attempt), $"check-back {attempt} answered");
+
+    /// <summary>Waits for the check the saga sent to the producer (sent after its events were committed).</summary>
+    public async Task<CheckLocalTransaction> CheckSent(Guid id, int attempt)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            if (ChecksSent(id).SingleOrDefault(c => c.Attempt == attempt) is { } check)
+            {
+                return check;
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"check-back {attempt} of {id} was not sent; stream: {string.Join(", ", await StreamTypes(id))}");
+            await Task.Delay(10);
+        }
+    }
+
+    public IReadOnlyList<object> AllSent => _sent.ToList();
+
+    public IReadOnlyList<CreditAccount> CreditsSent(Guid id) => _sent.OfType<CreditAccount>().Where(m => m.TransferId == id).ToList();
+
+    public IReadOnlyList<CheckLocalTransaction> ChecksSent(Guid id) => _sent.OfType<CheckLocalTransaction>().Where(m => m.TransferId == id).ToList();
+
+    /// <summary>Every message sent so far, read without waiting (the harness's lists wait for inactivity).</summary>
+    private sealed class SentMessages : ConcurrentQueue<object>, ISendObserver
+    {
+        public Task PreSend<T>(SendContext<T> context) where T : class => Task.CompletedTask;
+
+        public Task PostSend<T>(SendContext<T> context) where T : class
+        {
+            Enqueue(context.Message);
+            return Task.CompletedTask;
+        }
+
+        public Task SendFault<T>(SendContext<T> context, Exception exception) where T : class => Task.CompletedTask;
+    }
+
+    public async Task<TransferState?> Load(Guid id)
+    {
+        await using var session = Store.QuerySession();
+        return await session.LoadAsync<TransferState>(id);
+    }
+
+    /// <summary>The transfer's stream, as stored.</summary>
+    public async Task<IReadOnlyList<object>> Stream(Guid id)
+    {
+        await using var session = Store.QuerySession();
+        return (await session.Events.FetchStreamAsync(id)).Select(e => e.Data).ToList();
+    }
+
+    public async Task<IReadOnlyList<string>> StreamTypes(Guid id) => (await Stream(id)).Select(e => e.GetType().Name).ToList();
+
+    /// <summary>Moves the clock past the next due check-back and runs one scan.</summary>
+    public async Task<int> CheckBackDueScan(TimeSpan advance)
+    {
+        Clock.Advance(advance);
+        return await _provider.GetRequiredService<CheckBackScan>().RunOnce();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Harness.Stop();
+        await _provider.DisposeAsync();
+    }
+}
