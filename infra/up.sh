@@ -63,6 +63,8 @@ do \$\$ begin
     create role "$Postgres__Username" login password '$Postgres__Password';
   end if;
 end \$\$;
+-- End-to-end tests give each run a database of its own.
+alter role "$Postgres__Username" createdb;
 SQL
 if ! su postgres -c "psql -Atqc \"select 1 from pg_database where datname = '$Postgres__Database'\"" | grep -qx 1; then
   su postgres -c "createdb -O '$Postgres__Username' '$Postgres__Database'" || fail "createdb $Postgres__Database"

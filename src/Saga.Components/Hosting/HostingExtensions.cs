@@ -1,0 +1,57 @@
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+
+namespace Saga.Components.Hosting;
+
+public static class HostingExtensions
+{
+    /// <summary>The scheduler's queue: the coordinator hosts it; every bus schedules through it.</summary>
+    public static readonly Uri SchedulerAddress = new("queue:scheduler");
+
+    /// <summary>Binds the "RabbitMq" and "Postgres" sections and registers one pooled <see cref="NpgsqlDataSource"/>.</summary>
+    public static PostgresOptions AddSagaServers(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<RabbitMqOptions>(configuration.GetSection(RabbitMqOptions.Section));
+        var postgres = configuration.GetSection(PostgresOptions.Section).Get<PostgresOptions>() ?? new PostgresOptions();
+        services.AddSingleton(_ => NpgsqlDataSource.Create(postgres.ConnectionString));
+        services.AddSingleton(TimeProvider.System);
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        return postgres;
+    }
+
+    /// <summary>
+    /// The broker, from the "RabbitMq" section: durable queues and persistent messages (MassTransit's
+    /// defaults), publisher confirms, scheduling through <see cref="SchedulerAddress"/>, and quorum
+    /// queues when configured.
+    /// </summary>
+    public static void UsingSagaRabbitMq(this IBusRegistrationConfigurator x, IConfiguration configuration,
+        Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? configure = null)
+    {
+        var options = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
+        if (options.QuorumQueues)
+        {
+            x.AddConfigureEndpointsCallback((_, _, endpoint) =>
+            {
+                if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
+                {
+                    rabbit.SetQuorumQueue();
+                }
+            });
+        }
+        x.UsingRabbitMq((context, cfg) =>
+        {
+            cfg.Host(options.Host, options.Port, options.VirtualHost, h =>
+            {
+                h.Username(options.Username);
+                h.Password(options.Password);
+                h.PublisherConfirmation = true;
+            });
+            cfg.UseMessageScheduler(SchedulerAddress);
+            configure?.Invoke(context, cfg);
+            cfg.ConfigureEndpoints(context);
+        });
+    }
+}

@@ -1,0 +1,44 @@
+using Npgsql;
+
+namespace Saga.Components.Hosting;
+
+/// <summary>Configuration section "RabbitMq"; the defaults are the local servers of infra/up.sh.</summary>
+public sealed class RabbitMqOptions
+{
+    public const string Section = "RabbitMq";
+
+    public string Host { get; set; } = "127.0.0.1";
+    public ushort Port { get; set; } = 5672;
+    public string VirtualHost { get; set; } = "saga";
+    public string Username { get; set; } = "saga";
+    public string Password { get; set; } = "saga";
+
+    /// <summary>Declare the transfer and ledger queues as quorum queues: worth it on a cluster of three or more nodes.</summary>
+    public bool QuorumQueues { get; set; }
+}
+
+/// <summary>Configuration section "Postgres"; the defaults are the local servers of infra/up.sh.</summary>
+public sealed class PostgresOptions
+{
+    public const string Section = "Postgres";
+
+    public string Host { get; set; } = "127.0.0.1";
+    public int Port { get; set; } = 5432;
+    public string Database { get; set; } = "saga";
+    public string Username { get; set; } = "saga";
+    public string Password { get; set; } = "saga";
+    public int MaxPoolSize { get; set; } = 64;
+
+    public string ConnectionString => new NpgsqlConnectionStringBuilder
+    {
+        Host = Host,
+        Port = Port,
+        Database = Database,
+        Username = Username,
+        Password = Password,
+        MaxPoolSize = MaxPoolSize,
+        // Statements on the transfer path are few and repeated: let Npgsql prepare them once per connection.
+        MaxAutoPrepare = 32,
+        AutoPrepareMinUsages = 2,
+    }.ConnectionString;
+}

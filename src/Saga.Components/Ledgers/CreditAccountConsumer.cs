@@ -1,0 +1,86 @@
+using System.Collections.Concurrent;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Saga.Contracts;
+
+namespace Saga.Components.Ledgers;
+
+/// <summary>
+/// The consumer's side: credits once per transfer however often the command arrives, and confirms
+/// every time. Failures go through the retry and redelivery of <see cref="CreditAccountConsumerDefinition"/>.
+/// </summary>
+public sealed class CreditAccountConsumer(
+    LedgerDatabase ledger,
+    IOptions<LedgerOptions> options,
+    FaultInjector faults,
+    ILogger<CreditAccountConsumer> logger) : IConsumer<CreditAccount>
+{
+    public async Task Consume(ConsumeContext<CreditAccount> context)
+    {
+        var credit = context.Message;
+        using var scope = logger.BeginScope(new Dictionary<string, object> { ["TransferId"] = credit.TransferId });
+        faults.BeforeCredit(credit);
+
+        var applied = await ledger.Credit(credit.TransferId, credit.Purpose, credit.Account.AccountId, credit.Amount, context.CancellationToken);
+        logger.LogInformation(applied ? "Credited {Account} {Amount} ({Purpose})" : "Credit to {Account} {Amount} ({Purpose}) was applied before",
+            credit.Account, credit.Amount, credit.Purpose);
+
+        var coordinator = await context.GetSendEndpoint(options.Value.CoordinatorAddress);
+        await coordinator.Send(new AccountCredited(credit.TransferId, credit.Account, credit.Amount, credit.Purpose), context.CancellationToken);
+    }
+}
+
+public sealed class CreditAccountConsumerDefinition(IOptions<LedgerOptions> options) : ConsumerDefinition<CreditAccountConsumer>
+{
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<CreditAccountConsumer> consumerConfigurator, IRegistrationContext context)
+    {
+        // Outer: redelivery later through the durable scheduler; inner: immediate, then growing, retries in process.
+        consumerConfigurator.UseScheduledRedelivery(r =>
+        {
+            r.Ignore<UnknownAccountException>();
+            r.Ignore<PermanentCreditFailure>();
+            r.Intervals(options.Value.CreditRedeliveryIntervals);
+        });
+        consumerConfigurator.UseMessageRetry(r =>
+        {
+            r.Ignore<UnknownAccountException>();
+            r.Ignore<PermanentCreditFailure>();
+            r.Intervals(TimeSpan.Zero, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(500));
+        });
+    }
+}
+
+/// <summary>A credit that fails for good, injected for tests and the demo.</summary>
+public sealed class PermanentCreditFailure(string message) : Exception(message);
+
+/// <summary>A credit that fails for now, injected for tests, the demo and chaos runs.</summary>
+public sealed class TransientCreditFailure(string message) : Exception(message);
+
+/// <summary>The consumer-side faults of <see cref="FaultInjectionOptions"/>, counted per transfer.</summary>
+public sealed class FaultInjector(IOptions<FaultInjectionOptions> options)
+{
+    private readonly ConcurrentDictionary<Guid, int> _failures = new();
+
+    public void BeforeCredit(CreditAccount credit)
+    {
+        var o = options.Value;
+        if (!o.Enabled || credit.Purpose != CreditPurpose.Transfer)
+        {
+            return;
+        }
+        if (o.FailPermanentlyTo.Contains(credit.Account.AccountId))
+        {
+            throw new PermanentCreditFailure($"fault injection: credits to {credit.Account} always fail");
+        }
+        if (o.FailTransientlyTo.Contains(credit.Account.AccountId) && _failures.AddOrUpdate(credit.TransferId, 1, (_, n) => n + 1) <= o.TransientFailures)
+        {
+            throw new TransientCreditFailure($"fault injection: credit to {credit.Account} fails for now");
+        }
+        if (o.TransientFailureRate > 0 && Random.Shared.NextDouble() < o.TransientFailureRate)
+        {
+            throw new TransientCreditFailure("fault injection: random transient failure");
+        }
+    }
+}

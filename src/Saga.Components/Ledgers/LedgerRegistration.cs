@@ -1,0 +1,35 @@
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Saga.Components.Ledgers;
+using Saga.Contracts;
+
+// ReSharper disable once CheckNamespace
+namespace Microsoft.Extensions.DependencyInjection;
+
+public static class LedgerRegistration
+{
+    /// <summary>The ledger's options, database and fault injector; needs an <c>NpgsqlDataSource</c>.</summary>
+    public static LedgerOptions AddLedger(this IServiceCollection services, IConfiguration configuration)
+    {
+        var section = configuration.GetSection(LedgerOptions.Section);
+        var options = section.Get<LedgerOptions>() ?? new LedgerOptions();
+        options.Validate();
+        services.Configure<LedgerOptions>(section);
+        services.Configure<FaultInjectionOptions>(section.GetSection("FaultInjection"));
+        services.AddSingleton<LedgerDatabase>();
+        services.AddSingleton<FaultInjector>();
+        return options;
+    }
+
+    /// <summary>All of one ledger's consumers on its one queue, "ledger-{id}".</summary>
+    public static void AddLedgerConsumers(this IBusRegistrationConfigurator x, LedgerOptions options)
+    {
+        x.AddConsumer<SubmitTransferConsumer>().Endpoint(e => e.Name = options.QueueName);
+        x.AddConsumer<CheckLocalTransactionConsumer>().Endpoint(e => e.Name = options.QueueName);
+        x.AddConsumer<CreditAccountConsumer, CreditAccountConsumerDefinition>().Endpoint(e => e.Name = options.QueueName);
+        x.AddConsumer<OpenAccountConsumer>().Endpoint(e => e.Name = options.QueueName);
+        x.AddConsumer<GetAccountConsumer>().Endpoint(e => e.Name = options.QueueName);
+        x.AddRequestClient<StoreHalfMessage>(options.CoordinatorAddress, RequestTimeout.After(ms: (int)options.HalfMessageTimeout.TotalMilliseconds));
+    }
+}

@@ -1,0 +1,71 @@
+using MassTransit;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Saga.Contracts;
+
+namespace Saga.Components.Ledgers;
+
+/// <summary>
+/// The producer's side of the transactional message: half message first (no acknowledgement, no
+/// debit), then the local transaction, then Commit or Rollback. A repeated request debits once.
+/// </summary>
+public sealed class SubmitTransferConsumer(
+    LedgerDatabase ledger,
+    IRequestClient<StoreHalfMessage> coordinator,
+    IOptions<LedgerOptions> options,
+    IOptions<FaultInjectionOptions> faults,
+    ILogger<SubmitTransferConsumer> logger) : IConsumer<SubmitTransfer>
+{
+    public async Task Consume(ConsumeContext<SubmitTransfer> context)
+    {
+        var transfer = context.Message;
+        using var scope = logger.BeginScope(new Dictionary<string, object> { ["TransferId"] = transfer.TransferId });
+        if (!string.Equals(transfer.From.Ledger, options.Value.Id, StringComparison.OrdinalIgnoreCase))
+        {
+            await context.RespondAsync(new TransferRejected(transfer.TransferId, $"ledger {options.Value.Id} does not hold {transfer.From}"));
+            return;
+        }
+
+        if (await ledger.FindLocalTransaction(transfer.TransferId, context.CancellationToken) is { } done)
+        {
+            await context.RespondAsync(done.Matches(transfer)
+                ? new TransferSubmitted(transfer.TransferId, done.Outcome, done.Reason)
+                : new TransferRejected(transfer.TransferId, "this transfer id was used for a different transfer"));
+            return;
+        }
+
+        try
+        {
+            await coordinator.GetResponse<HalfMessageAcknowledged>(
+                new StoreHalfMessage(transfer.TransferId, transfer.From, transfer.To, transfer.Amount, transfer.Currency),
+                context.CancellationToken, RequestTimeout.After(ms: (int)options.Value.HalfMessageTimeout.TotalMilliseconds));
+        }
+        catch (RequestTimeoutException)
+        {
+            logger.LogWarning("No acknowledgement of the half message: transfer refused, nothing debited");
+            await context.RespondAsync(new TransferRejected(transfer.TransferId, "the coordinator did not acknowledge the half message"));
+            return;
+        }
+
+        var local = await ledger.RunLocalTransaction(transfer, context.CancellationToken);
+        logger.LogInformation("Local transaction {Outcome} {Reason}", local.Outcome, local.Reason);
+
+        if (faults.Value.Enabled && faults.Value.SkipCommitFrom.Contains(transfer.From.AccountId))
+        {
+            logger.LogWarning("Fault injection: no Commit/Rollback sent after the local transaction");
+        }
+        else
+        {
+            var endpoint = await context.GetSendEndpoint(options.Value.CoordinatorAddress);
+            if (local.Outcome == LocalTransactionOutcome.Committed)
+            {
+                await endpoint.Send(new CommitTransfer(transfer.TransferId), context.CancellationToken);
+            }
+            else
+            {
+                await endpoint.Send(new RollbackTransfer(transfer.TransferId, local.Reason ?? "rolled back"), context.CancellationToken);
+            }
+        }
+        await context.RespondAsync(new TransferSubmitted(transfer.TransferId, local.Outcome, local.Reason));
+    }
+}

@@ -1,0 +1,31 @@
+using Marten;
+using MassTransit;
+using Saga.Components.EventStore;
+using Saga.Components.Hosting;
+using Saga.Components.Transfers;
+
+// The coordinator: plays RocketMQ's broker for every transfer.
+// appsettings.json sits beside the binary, wherever the process is started from.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+
+// RabbitMQ and PostgreSQL, from the "RabbitMq" and "Postgres" sections.
+var postgres = builder.Services.AddSagaServers(builder.Configuration);
+
+// Each transfer's saga as a Marten event stream, with its queryable view.
+builder.Services.AddMarten(o => TransferEventStore.Configure(o, postgres.ConnectionString)).ApplyAllDatabaseChangesOnStartup();
+
+// The saga's timing, and the periodic scan that finds due check-backs.
+builder.Services.Configure<TransferSagaOptions>(builder.Configuration.GetSection(TransferSagaOptions.Section));
+builder.Services.AddCheckBackScan(builder.Configuration);
+
+// The transfer saga on its queue, "transfers".
+builder.Services.AddMassTransit(x =>
+{
+    x.AddSagaStateMachine<TransferStateMachine, TransferState, TransferStateDefinition>().EventSourcedRepository();
+    x.UsingSagaRabbitMq(builder.Configuration);
+});
+
+builder.Services.AddSagaHealthChecks();
+var app = builder.Build();
+app.MapSagaHealth();
+app.Run();

@@ -1,0 +1,30 @@
+using MassTransit;
+using Saga.Components.Hosting;
+using Saga.Components.Ledgers;
+
+// A ledger service: one process per ledger id (Ledger:Id), its own schema and queue.
+// appsettings.json sits beside the binary, wherever the process is started from.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+
+// RabbitMQ and PostgreSQL, from the "RabbitMq" and "Postgres" sections.
+builder.Services.AddSagaServers(builder.Configuration);
+
+// Accounts, the producer's local transactions and the consumer's credits.
+var ledger = builder.Services.AddLedger(builder.Configuration);
+if (builder.Environment.IsProduction() && builder.Configuration.GetValue<bool>("Ledger:FaultInjection:Enabled"))
+{
+    throw new InvalidOperationException("Fault injection cannot be enabled in the Production environment.");
+}
+builder.Services.AddHostedService<LedgerMigration>();
+
+// Its consumers on one queue, "ledger-{id}": submit, check-back, credit, accounts.
+builder.Services.AddMassTransit(x =>
+{
+    x.AddLedgerConsumers(ledger);
+    x.UsingSagaRabbitMq(builder.Configuration);
+});
+
+builder.Services.AddSagaHealthChecks();
+var app = builder.Build();
+app.MapSagaHealth();
+app.Run();

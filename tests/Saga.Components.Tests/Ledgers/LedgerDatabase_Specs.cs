@@ -1,0 +1,193 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Saga.Components.Ledgers;
+using Saga.Components.Tests.Infrastructure;
+using Saga.Contracts;
+
+namespace Saga.Components.Tests.Ledgers;
+
+/// <summary>The ledger's money rules on the real PostgreSQL, each test in a ledger schema of its own.</summary>
+public sealed class LedgerDatabase_Specs : IAsyncLifetime
+{
+    private readonly string _id = "t" + Guid.NewGuid().ToString("N")[..10];
+    private NpgsqlDataSource _dataSource = null!;
+    private LedgerDatabase _ledger = null!;
+
+    public async Task InitializeAsync()
+    {
+        await Servers.RequirePostgres();
+        _dataSource = NpgsqlDataSource.Create(Servers.PostgresConnectionString);
+        _ledger = new LedgerDatabase(_dataSource, Options.Create(new LedgerOptions { Id = _id }));
+        await _ledger.Migrate();
+        await _ledger.Migrate(); // twice changes nothing
+    }
+
+    public async Task DisposeAsync()
+    {
+        await using (var drop = _dataSource.CreateCommand($"drop schema if exists ledger_{_id} cascade"))
+        {
+            await drop.ExecuteNonQueryAsync();
+        }
+        await _dataSource.DisposeAsync();
+    }
+
+    private SubmitTransfer Transfer(string from, decimal amount, Guid? id = null) =>
+        new(id ?? Guid.NewGuid(), new AccountRef(_id, from), new AccountRef("B", "bob"), amount, "EUR");
+
+    [Fact]
+    public async Task Opening_an_account_twice_is_idempotent_and_reports_the_first_opening_balance()
+    {
+        Assert.Equal((100m, 100m, true), await _ledger.Open("alice", 100m, default));
+        Assert.Equal((100m, 100m, false), await _ledger.Open("alice", 100m, default));
+        Assert.Equal((100m, 100m, false), await _ledger.Open("alice", 999m, default));
+    }
+
+    [Fact]
+    public async Task The_local_transaction_debits_and_records_committed_or_records_the_rollback_with_its_reason()
+    {
+        await _ledger.Open("alice", 150m, default);
+
+        var committed = await _ledger.RunLocalTransaction(Transfer("alice", 100m), default);
+        var poor = await _ledger.RunLocalTransaction(Transfer("alice", 100m), default);
+        var unknown = await _ledger.RunLocalTransaction(Transfer("nobody", 1m), default);
+
+        Assert.Equal(LocalTransactionOutcome.Committed, committed.Outcome);
+        Assert.Equal((LocalTransactionOutcome.RolledBack, "insufficient funds"), (poor.Outcome, poor.Reason));
+        Assert.Equal((LocalTransactionOutcome.RolledBack, "unknown account"), (unknown.Outcome, unknown.Reason));
+        Assert.Equal(50m, await _ledger.Balance("alice", default));
+    }
+
+    [Fact]
+    public async Task The_same_transfer_twice_debits_once()
+    {
+        await _ledger.Open("alice", 500m, default);
+        var transfer = Transfer("alice", 100m);
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => _ledger.RunLocalTransaction(transfer, default)));
+
+        Assert.All(outcomes, o => Assert.Equal(LocalTransactionOutcome.Committed, o.Outcome));
+        Assert.Equal(400m, await _ledger.Balance("alice", default));
+    }
+
+    [Fact]
+    public async Task Concurrent_transfers_from_one_account_never_lose_an_update_nor_go_negative()
+    {
+        await _ledger.Open("alice", 300m, default);
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Task.Run(() => _ledger.RunLocalTransaction(Transfer("alice", 10m), default))));
+        var credits = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Task.Run(() => _ledger.Credit(Guid.NewGuid(), CreditPurpose.Transfer, "alice", 1m, default))));
+
+        Assert.Equal(30, outcomes.Count(o => o.Outcome == LocalTransactionOutcome.Committed));
+        Assert.All(credits, Assert.True);
+        Assert.Equal(20m, await _ledger.Balance("alice", default));
+    }
+
+    [Fact]
+    public async Task A_credit_applies_once_per_transfer_and_purpose_however_often_it_arrives()
+    {
+        await _ledger.Open("bob", 0m, default);
+        var id = Guid.NewGuid();
+
+        var applied = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Task.Run(() => _ledger.Credit(id, CreditPurpose.Transfer, "bob", 100m, default))));
+        var refund = await _ledger.Credit(id, CreditPurpose.Refund, "bob", 100m, default);
+
+        Assert.Equal(1, applied.Count(a => a));
+        Assert.True(refund);
+        Assert.Equal(200m, await _ledger.Balance("bob", default));
+    }
+
+    [Fact]
+    public async Task A_credit_to_an_unknown_account_fails_for_good_and_records_nothing()
+    {
+        var id = Guid.NewGuid();
+
+        await Assert.ThrowsAsync<UnknownAccountException>(() => _ledger.Credit(id, CreditPurpose.Transfer, "nobody", 5m, default));
+
+        await _ledger.Open("nobody", 0m, default);
+        Assert.True(await _ledger.Credit(id, CreditPurpose.Transfer, "nobody", 5m, default)); // nothing was recorded before
+    }
+
+    [Fact]
+    public async Task A_check_back_finds_the_recorded_outcome_and_never_runs_the_local_transaction()
+    {
+        await _ledger.Open("alice", 100m, default);
+        var transfer = Transfer("alice", 60m);
+        await _ledger.RunLocalTransaction(transfer, default);
+
+        var answer = await _ledger.CheckBack(transfer.TransferId, default);
+        await _ledger.CheckBack(transfer.TransferId, default);
+
+        Assert.Equal(LocalTransactionOutcome.Committed, answer.Outcome);
+        Assert.Equal(40m, await _ledger.Balance("alice", default));
+    }
+
+    [Fact]
+    public async Task A_check_back_with_no_record_writes_a_tombstone_and_a_late_local_transaction_cannot_commit()
+    {
+        await _ledger.Open("alice", 100m, default);
+        var transfer = Transfer("alice", 60m);
+
+        var answer = await _ledger.CheckBack(transfer.TransferId, default);
+        var late = await _ledger.RunLocalTransaction(transfer, default);
+
+        Assert.Equal(LocalTransactionOutcome.RolledBack, answer.Outcome);
+        Assert.Equal(LocalTransactionOutcome.RolledBack, late.Outcome);
+        Assert.Equal(100m, await _ledger.Balance("alice", default));
+    }
+
+    [Theory]
+    [InlineData(true, LocalTransactionOutcome.Committed)]
+    [InlineData(false, LocalTransactionOutcome.RolledBack)]
+    public async Task A_check_back_racing_a_local_transaction_in_flight_waits_for_it_and_answers_its_outcome(bool commits, LocalTransactionOutcome expected)
+    {
+        var id = Guid.NewGuid();
+        await using var connection = await _dataSource.OpenConnectionAsync();
+        await using var inFlight = await connection.BeginTransactionAsync();
+        await using (var record = new NpgsqlCommand(
+                         $"insert into ledger_{_id}.local_transactions (transfer_id, outcome) values ($1, 'committed')", connection, inFlight))
+        {
+            record.Parameters.Add(new() { Value = id });
+            await record.ExecuteNonQueryAsync();
+        }
+
+        var checkBack = _ledger.CheckBack(id, default);
+        await WaitUntilBlocked();
+        Assert.False(checkBack.IsCompleted);
+        if (commits)
+        {
+            await inFlight.CommitAsync();
+        }
+        else
+        {
+            await inFlight.RollbackAsync();
+        }
+
+        Assert.Equal(expected, (await checkBack).Outcome);
+    }
+
+    [Fact]
+    public async Task A_broken_database_connection_is_an_error_never_an_answer()
+    {
+        var unreachable = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(Servers.PostgresConnectionString) { Port = 1, Timeout = 2 }.ConnectionString);
+        var ledger = new LedgerDatabase(unreachable, Options.Create(new LedgerOptions { Id = _id }));
+
+        await Assert.ThrowsAnyAsync<NpgsqlException>(() => ledger.CheckBack(Guid.NewGuid(), default));
+    }
+
+    /// <summary>Waits until some session of this database waits on a lock (the check-back's insert).</summary>
+    private async Task WaitUntilBlocked()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            await using var probe = _dataSource.CreateCommand(
+                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like '%local_transactions%'");
+            if ((long)(await probe.ExecuteScalarAsync())! > 0)
+            {
+                return;
+            }
+            await Task.Delay(10);
+        }
+        Assert.Fail("the check-back never waited on the local transaction in flight");
+    }
+}
