@@ -1,0 +1,181 @@
+using System.Net.Http.Headers;
+using System.Text;
+using MassTransit;
+using Npgsql;
+using RabbitMQ.Client;
+using Saga.Components.Tests.Infrastructure;
+using Saga.Contracts;
+
+namespace Saga.EndToEnd.Tests;
+
+/// <summary>
+/// The whole system as processes — coordinator, ledger A, ledger B — on the real RabbitMQ and
+/// PostgreSQL, in a virtual host and a database of its own, with a client bus to talk to it.
+/// </summary>
+public sealed class SagaSystem : IAsyncLifetime
+{
+    private readonly string _name = "e2e_" + Guid.NewGuid().ToString("N")[..10];
+    private IBusControl _bus = null!;
+
+    public HostProcess Coordinator { get; private set; } = null!;
+    public HostProcess LedgerA { get; private set; } = null!;
+    public HostProcess LedgerB { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await Servers.RequirePostgres();
+        await Servers.RequireRabbitMq();
+        await CreateVirtualHost();
+        await using (var connection = new NpgsqlConnection(Servers.PostgresConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var create = new NpgsqlCommand($"create database {_name}", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+
+        var common = new Dictionary<string, string>
+        {
+            ["RabbitMq__Host"] = Servers.RabbitHost, ["RabbitMq__Port"] = Servers.RabbitPort.ToString(), ["RabbitMq__VirtualHost"] = _name,
+            ["RabbitMq__Username"] = Servers.RabbitUsername, ["RabbitMq__Password"] = Servers.RabbitPassword,
+            ["Postgres__Database"] = _name,
+        };
+        foreach (var key in new[] { "Host", "Port", "Username", "Password" })
+        {
+            if (Environment.GetEnvironmentVariable("Postgres__" + key) is { Length: > 0 } value)
+            {
+                common["Postgres__" + key] = value;
+            }
+        }
+        Coordinator = new HostProcess("coordinator", "Saga.Coordinator", With(common, new()
+        {
+            ["TransferSaga__CheckBackTimeout"] = "00:00:01", ["TransferSaga__MaxCheckBackInterval"] = "00:00:02",
+            ["CheckBackScan__Interval"] = "00:00:00.200",
+        }));
+        LedgerA = new HostProcess("ledger-a", "Saga.Ledger", With(common, new()
+        {
+            ["Ledger__Id"] = "A", ["Ledger__FaultInjection__Enabled"] = "true", ["Ledger__FaultInjection__SkipCommitFrom__0"] = "crashy",
+        }));
+        LedgerB = new HostProcess("ledger-b", "Saga.Ledger", With(common, new()
+        {
+            ["Ledger__Id"] = "B", ["Ledger__FaultInjection__Enabled"] = "true", ["Ledger__FaultInjection__FailTransientlyTo__0"] = "flaky",
+            ["Ledger__FaultInjection__TransientFailures"] = "2", ["Ledger__CreditRedelivery__0"] = "00:00:01",
+        }));
+        await Task.WhenAll(Coordinator.Start(), LedgerA.Start(), LedgerB.Start());
+
+        _bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(Servers.RabbitHost, Servers.RabbitPort, _name, h =>
+        {
+            h.Username(Servers.RabbitUsername);
+            h.Password(Servers.RabbitPassword);
+        }));
+        await _bus.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _bus.StopAsync();
+        await Task.WhenAll(Coordinator.DisposeAsync().AsTask(), LedgerA.DisposeAsync().AsTask(), LedgerB.DisposeAsync().AsTask());
+        await using (var connection = new NpgsqlConnection(Servers.PostgresConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var drop = new NpgsqlCommand($"drop database if exists {_name} with (force)", connection);
+            await drop.ExecuteNonQueryAsync();
+        }
+        using var http = ManagementClient();
+        await http.DeleteAsync($"api/vhosts/{_name}");
+    }
+
+    public static Uri Ledger(string id) => new($"queue:ledger-{id.ToLowerInvariant()}");
+    public static readonly Uri Transfers = new("queue:transfers");
+
+    public IRequestClient<T> Client<T>(Uri destination) where T : class => _bus.CreateRequestClient<T>(destination, RequestTimeout.After(s: 30));
+
+    public async Task Send<T>(Uri destination, T message) where T : class => await (await _bus.GetSendEndpoint(destination)).Send(message);
+
+    public async Task<AccountRef> OpenAccount(string ledger, string name, decimal balance)
+    {
+        var id = $"{name}-{Guid.NewGuid():N}"[..(name.Length + 9)];
+        var response = await Client<OpenAccount>(Ledger(ledger)).GetResponse<AccountOpened>(new OpenAccount(ledger, id, balance));
+        Assert.True(response.Message.Created);
+        return new AccountRef(ledger, id);
+    }
+
+    /// <summary>An account with a fixed id, which the ledgers' fault injection recognises.</summary>
+    public async Task<AccountRef> OpenNamedAccount(string ledger, string id, decimal balance)
+    {
+        await Client<OpenAccount>(Ledger(ledger)).GetResponse<AccountOpened, AccountOpenRejected>(new OpenAccount(ledger, id, balance));
+        return new AccountRef(ledger, id);
+    }
+
+    public async Task<decimal?> Balance(AccountRef account)
+    {
+        var response = await Client<GetAccount>(Ledger(account.Ledger))
+            .GetResponse<AccountBalance, AccountNotFound>(new GetAccount(account.Ledger, account.AccountId));
+        return response.Is(out Response<AccountBalance>? balance) ? balance.Message.Balance : null;
+    }
+
+    public async Task<Response<TransferSubmitted, TransferRejected>> Submit(Guid id, AccountRef from, AccountRef to, decimal amount) =>
+        await Client<SubmitTransfer>(Ledger(from.Ledger))
+            .GetResponse<TransferSubmitted, TransferRejected>(new SubmitTransfer(id, from, to, amount, "EUR"));
+
+    public async Task<TransferStatus?> Status(Guid id)
+    {
+        var response = await Client<GetTransferStatus>(Transfers).GetResponse<TransferStatus, TransferNotFound>(new GetTransferStatus(id));
+        return response.Is(out Response<TransferStatus>? status) ? status.Message : null;
+    }
+
+    /// <summary>Waits until the transfer reaches <paramref name="state"/>; fails with the state it is stuck in.</summary>
+    public async Task<TransferStatus> UntilState(Guid id, string state, int seconds = 30)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        TransferStatus? status = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                status = await Status(id);
+                if (status?.State == state)
+                {
+                    return status;
+                }
+            }
+            catch (RequestTimeoutException)
+            {
+                // the coordinator may be restarting
+            }
+            await Task.Delay(50);
+        }
+        Assert.Fail($"transfer {id} did not reach {state}: it is {status?.State ?? "not found"} ({status?.Reason})");
+        return null!;
+    }
+
+    public async Task<uint> MessagesIn(string queue)
+    {
+        var factory = new ConnectionFactory
+        {
+            HostName = Servers.RabbitHost, Port = Servers.RabbitPort, VirtualHost = _name, UserName = Servers.RabbitUsername, Password = Servers.RabbitPassword,
+        };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
+    }
+
+    private async Task CreateVirtualHost()
+    {
+        using var http = ManagementClient();
+        (await http.PutAsync($"api/vhosts/{_name}", null)).EnsureSuccessStatusCode();
+        var permissions = new StringContent("""{"configure":".*","write":".*","read":".*"}""", Encoding.UTF8, "application/json");
+        (await http.PutAsync($"api/permissions/{_name}/{Servers.RabbitUsername}", permissions)).EnsureSuccessStatusCode();
+    }
+
+    private static HttpClient ManagementClient()
+    {
+        var port = Environment.GetEnvironmentVariable("RabbitMq__ManagementPort") is { Length: > 0 } p ? p : "15672";
+        var http = new HttpClient { BaseAddress = new Uri($"http://{Servers.RabbitHost}:{port}/") };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Servers.RabbitUsername}:{Servers.RabbitPassword}")));
+        return http;
+    }
+
+    private static Dictionary<string, string> With(Dictionary<string, string> common, Dictionary<string, string> own) =>
+        common.Concat(own).ToDictionary(kv => kv.Key, kv => kv.Value);
+}

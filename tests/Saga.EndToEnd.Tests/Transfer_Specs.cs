@@ -1,0 +1,175 @@
+using MassTransit;
+using Saga.Contracts;
+
+namespace Saga.EndToEnd.Tests;
+
+/// <summary>Transfers through the real hosts; in every test the money in A + B is conserved.</summary>
+public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem>
+{
+    [Fact]
+    public async Task A_committed_transfer_moves_the_money_exactly_once()
+    {
+        var alice = await system.OpenAccount("A", "alice", 1000m);
+        var bob = await system.OpenAccount("B", "bob", 0m);
+        var id = NewId.NextGuid();
+
+        var submitted = await system.Submit(id, alice, bob, 100m);
+
+        Assert.True(submitted.Is(out Response<TransferSubmitted>? s) && s.Message.Outcome == LocalTransactionOutcome.Committed);
+        await system.UntilState(id, TransferStates.Completed);
+        Assert.Equal((900m, 100m), (await system.Balance(alice), await system.Balance(bob)));
+    }
+
+    [Fact]
+    public async Task Insufficient_funds_roll_back_and_the_destination_never_hears_of_it()
+    {
+        var alice = await system.OpenAccount("A", "poor", 50m);
+        var bob = await system.OpenAccount("B", "bob", 0m);
+        var id = NewId.NextGuid();
+
+        await system.Submit(id, alice, bob, 100m);
+
+        var status = await system.UntilState(id, TransferStates.RolledBack);
+        Assert.Equal("insufficient funds", status.Reason);
+        Assert.Equal((50m, 0m), (await system.Balance(alice), await system.Balance(bob)));
+    }
+
+    [Fact]
+    public async Task A_producer_crashing_after_its_local_commit_is_recovered_by_check_back()
+    {
+        var crashy = await system.OpenNamedAccount("A", "crashy", 1_000_000m); // ledger A sends no Commit for this account
+        var before = await system.Balance(crashy);
+        var bob = await system.OpenAccount("B", "bob", 0m);
+        var id = NewId.NextGuid();
+
+        await system.Submit(id, crashy, bob, 100m);
+
+        var status = await system.UntilState(id, TransferStates.Completed);
+        Assert.True(status.CheckBacks >= 1);
+        Assert.Equal((before - 100m, 100m), (await system.Balance(crashy), await system.Balance(bob)));
+    }
+
+    [Fact]
+    public async Task A_credit_failing_twice_then_succeeding_completes_with_one_credit()
+    {
+        var alice = await system.OpenAccount("A", "alice", 1000m);
+        var flaky = await system.OpenNamedAccount("B", "flaky", 0m); // ledger B fails the first two attempts per transfer
+        var before = await system.Balance(flaky);
+        var id = NewId.NextGuid();
+
+        await system.Submit(id, alice, flaky, 100m);
+
+        await system.UntilState(id, TransferStates.Completed);
+        Assert.Equal((900m, before + 100m), (await system.Balance(alice), await system.Balance(flaky)));
+    }
+
+    [Fact]
+    public async Task A_permanent_credit_failure_lands_in_the_error_queue_and_needs_attention_and_a_refund_ends_it()
+    {
+        var alice = await system.OpenAccount("A", "alice", 1000m);
+        var nobody = new AccountRef("B", "nobody-" + Guid.NewGuid().ToString("N")[..8]);
+        var errorsBefore = await system.MessagesIn("ledger-b_error");
+        var id = NewId.NextGuid();
+
+        await system.Submit(id, alice, nobody, 100m);
+
+        var attention = await system.UntilState(id, TransferStates.NeedsAttention);
+        Assert.Contains("no account", attention.Reason);
+        Assert.Equal(errorsBefore + 1, await system.MessagesIn("ledger-b_error"));
+        Assert.Equal(900m, await system.Balance(alice));
+
+        var refund = await system.Client<RefundTransfer>(SagaSystem.Transfers)
+            .GetResponse<RepairAccepted, RepairRejected>(new RefundTransfer(id, "ops@example", "no such account"));
+        Assert.True(refund.Is(out Response<RepairAccepted>? _));
+        await system.UntilState(id, TransferStates.Refunded);
+        Assert.Equal(1000m, await system.Balance(alice));
+    }
+
+    [Fact]
+    public async Task An_operator_retry_after_the_account_is_opened_completes_the_transfer()
+    {
+        var alice = await system.OpenAccount("A", "alice", 1000m);
+        var late = new AccountRef("B", "late-" + Guid.NewGuid().ToString("N")[..8]);
+        var id = NewId.NextGuid();
+        await system.Submit(id, alice, late, 100m);
+        await system.UntilState(id, TransferStates.NeedsAttention);
+
+        await system.OpenNamedAccount("B", late.AccountId, 0m);
+        var retry = await system.Client<RetryCredit>(SagaSystem.Transfers)
+            .GetResponse<RepairAccepted, RepairRejected>(new RetryCredit(id, "ops@example", "account opened"));
+
+        Assert.True(retry.Is(out Response<RepairAccepted>? _));
+        await system.UntilState(id, TransferStates.Completed);
+        Assert.Equal((900m, 100m), (await system.Balance(alice), await system.Balance(late)));
+    }
+
+    [Fact]
+    public async Task A_duplicate_delivery_of_every_message_changes_nothing()
+    {
+        var alice = await system.OpenAccount("A", "alice", 1000m);
+        var bob = await system.OpenAccount("B", "bob", 0m);
+        var id = NewId.NextGuid();
+        await system.Submit(id, alice, bob, 100m);
+        await system.UntilState(id, TransferStates.Completed);
+
+        var again = await system.Submit(id, alice, bob, 100m);
+        var otherBody = await system.Submit(id, alice, bob, 999m);
+        await system.Send(SagaSystem.Transfers, new StoreHalfMessage(id, alice, bob, 100m, "EUR"));
+        await system.Send(SagaSystem.Transfers, new CommitTransfer(id));
+        await system.Send(SagaSystem.Ledger("B"), new CreditAccount(id, bob, 100m, "EUR"));
+        await system.Send(SagaSystem.Transfers, new AccountCredited(id, bob, 100m));
+        await system.Send(SagaSystem.Ledger("A"), new CheckLocalTransaction(id, 1, alice));
+        await system.Send(SagaSystem.Transfers, new LocalTransactionChecked(id, 1, LocalTransactionOutcome.Committed));
+        await system.Send(SagaSystem.Transfers, new RollbackTransfer(id, "late"));
+        // A request answered by ledger B proves it consumed the duplicate credit sent before it (one queue, in order).
+        await system.Balance(bob);
+        await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => system.Status(id)));
+
+        Assert.True(again.Is(out Response<TransferSubmitted>? _));
+        Assert.True(otherBody.Is(out Response<TransferRejected>? _));
+        Assert.Equal(TransferStates.Completed, (await system.Status(id))!.State);
+        Assert.Equal((900m, 100m), (await system.Balance(alice), await system.Balance(bob)));
+    }
+
+    [Fact]
+    public async Task Killing_the_coordinator_while_transfers_are_in_flight_loses_none_of_them()
+    {
+        var alice = await system.OpenAccount("A", "alice", 10_000m);
+        var bob = await system.OpenAccount("B", "bob", 0m);
+        var ids = Enumerable.Range(0, 40).Select(_ => NewId.NextGuid()).ToList();
+
+        var submits = ids.Select(async (id, i) =>
+        {
+            await Task.Delay(i * 10);
+            try
+            {
+                return await system.Submit(id, alice, bob, 10m);
+            }
+            catch (RequestTimeoutException)
+            {
+                return (Response<TransferSubmitted, TransferRejected>?)null; // refused while the coordinator was down: nothing was debited
+            }
+        }).ToList();
+        await Task.Delay(150);
+        system.Coordinator.Kill();
+        await system.Coordinator.Start();
+        var responses = await Task.WhenAll(submits);
+
+        var final = new List<TransferStatus?>();
+        foreach (var id in ids)
+        {
+            var status = await system.Status(id);
+            final.Add(status is null or { State: TransferStates.Completed or TransferStates.RolledBack } ? status : await system.UntilState(id, TransferStates.Completed));
+        }
+        var completed = final.Count(s => s?.State == TransferStates.Completed);
+        Assert.True(completed > 0);
+        Assert.Equal((10_000m - 10m * completed, 10m * completed), (await system.Balance(alice), await system.Balance(bob)));
+        Assert.All(responses.Zip(final), pair =>
+        {
+            if (pair.First?.Is(out Response<TransferSubmitted>? s) == true && s.Message.Outcome == LocalTransactionOutcome.Committed)
+            {
+                Assert.Equal(TransferStates.Completed, pair.Second?.State); // every debit reached its credit
+            }
+        });
+    }
+}
