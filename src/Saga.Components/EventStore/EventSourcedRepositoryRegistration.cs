@@ -1,5 +1,6 @@
 using MassTransit.Configuration;
 using MassTransit.Saga;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Saga.Components.EventStore;
 using Saga.Components.Transfers;
 
@@ -17,6 +18,7 @@ public static class EventSourcedRepositoryRegistration
     {
         configurator.Repository(services =>
         {
+            services.TryAddSingleton<TransferMetrics>();
             services.RegisterLoadSagaRepository<TransferState, EventSourcedSagaRepository>();
             services.RegisterQuerySagaRepository<TransferState, EventSourcedSagaRepository>();
             services.RegisterSagaRepository<TransferState, EventSourcedSagaRepository, SagaConsumeContextFactory<EventSourcedSagaRepository, TransferState>, EventSourcedSagaRepository>();

@@ -12,7 +12,7 @@ namespace Saga.Components.EventStore;
 /// events, and after the state machine has run appends the events it recorded, with the view, in one
 /// commit that fails if another consumer appended first (MassTransit then retries the message).
 /// </summary>
-public sealed class EventSourcedSagaRepository(IDocumentStore store) :
+public sealed class EventSourcedSagaRepository(IDocumentStore store, TransferMetrics metrics) :
     ISagaRepositoryContextFactory<TransferState>,
     IQuerySagaRepositoryContextFactory<TransferState>,
     ILoadSagaRepositoryContextFactory<TransferState>
@@ -20,7 +20,7 @@ public sealed class EventSourcedSagaRepository(IDocumentStore store) :
     public async Task Send<T>(ConsumeContext<T> context, IPipe<SagaRepositoryContext<TransferState, T>> next) where T : class
     {
         await using var session = store.LightweightSession();
-        await next.Send(new RepositoryContext<T>(session, context)).ConfigureAwait(false);
+        await next.Send(new RepositoryContext<T>(session, context, metrics)).ConfigureAwait(false);
     }
 
     public Task SendQuery<T>(ConsumeContext<T> context, ISagaQuery<TransferState> query, IPipe<SagaRepositoryQueryContext<TransferState, T>> next)
@@ -44,7 +44,8 @@ public sealed class EventSourcedSagaRepository(IDocumentStore store) :
     public void Probe(ProbeContext context) => context.Add("persistence", "marten-event-store");
 
     /// <summary>Appends what the state machine recorded; nothing recorded, nothing written.</summary>
-    internal static async Task Append(IDocumentSession session, TransferState state, bool isNew, Type messageType, CancellationToken cancellationToken)
+    internal static async Task Append(IDocumentSession session, TransferState state, bool isNew, Type messageType, CancellationToken cancellationToken,
+        TransferMetrics? metrics = null)
     {
         if (state.PendingEvents.Count == 0)
         {
@@ -65,6 +66,7 @@ public sealed class EventSourcedSagaRepository(IDocumentStore store) :
         try
         {
             await session.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            metrics?.Committed(state, events);
         }
         catch (Exception e) when (IsConflict(e))
         {
@@ -87,12 +89,14 @@ public sealed class EventSourcedSagaRepository(IDocumentStore store) :
     {
         private readonly IDocumentSession session;
         private readonly ConsumeContext<TMessage> context;
+        private readonly TransferMetrics metrics;
 
-        public RepositoryContext(IDocumentSession session, ConsumeContext<TMessage> context)
+        public RepositoryContext(IDocumentSession session, ConsumeContext<TMessage> context, TransferMetrics metrics)
             : base(context)
         {
             this.session = session;
             this.context = context;
+            this.metrics = metrics;
         }
 
         public Task<SagaConsumeContext<TransferState, TMessage>> Add(TransferState instance) =>
@@ -108,10 +112,10 @@ public sealed class EventSourcedSagaRepository(IDocumentStore store) :
         }
 
         public Task Save(SagaConsumeContext<TransferState> context) =>
-            Append(session, context.Saga, isNew: true, typeof(TMessage), CancellationToken);
+            Append(session, context.Saga, isNew: true, typeof(TMessage), CancellationToken, metrics);
 
         public Task Update(SagaConsumeContext<TransferState> context) =>
-            Append(session, context.Saga, isNew: false, typeof(TMessage), CancellationToken);
+            Append(session, context.Saga, isNew: false, typeof(TMessage), CancellationToken, metrics);
 
         // A transfer is never deleted: its stream is its history. Finished transfers stay in their final state.
         public Task Delete(SagaConsumeContext<TransferState> context) => Update(context);

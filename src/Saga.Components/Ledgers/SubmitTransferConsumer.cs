@@ -34,6 +34,12 @@ public sealed class SubmitTransferConsumer(
             return;
         }
 
+        if (await ledger.Balance(transfer.From.AccountId, context.CancellationToken) is null)
+        {
+            await context.RespondAsync(new TransferRejected(transfer.TransferId, $"unknown source account: ledger {options.Value.Id} has no '{transfer.From.AccountId}'"));
+            return;
+        }
+
         try
         {
             await coordinator.GetResponse<HalfMessageAcknowledged>(
@@ -48,6 +54,12 @@ public sealed class SubmitTransferConsumer(
         }
 
         var local = await ledger.RunLocalTransaction(transfer, context.CancellationToken);
+        if (local.FromAccount is not null && !local.Matches(transfer))
+        {
+            // A concurrent request with the same id and another body recorded its transfer first.
+            await context.RespondAsync(new TransferRejected(transfer.TransferId, "this transfer id was used for a different transfer"));
+            return;
+        }
         logger.LogInformation("Local transaction {Outcome} {Reason}", local.Outcome, local.Reason);
 
         if (faults.Value.Enabled && faults.Value.SkipCommitFrom.Contains(transfer.From.AccountId))

@@ -1,0 +1,24 @@
+namespace Saga.Api;
+
+/// <summary>Configuration section "Api".</summary>
+public sealed class ApiOptions
+{
+    public const string Section = "Api";
+
+    /// <summary>The ledgers transfers may name.</summary>
+    public string[] Ledgers { get; set; } = [];
+
+    /// <summary>The largest amount one transfer may move.</summary>
+    public decimal MaxAmount { get; set; } = 1_000_000_000m;
+
+    /// <summary>Request bodies above this many bytes are refused with 413.</summary>
+    public int MaxBodyBytes { get; set; } = 16 * 1024;
+
+    /// <summary>Requests per second each caller may make (token bucket); more get 429.</summary>
+    public int PermitsPerSecond { get; set; } = 5000;
+
+    /// <summary>How long a request to a ledger or the coordinator may take before the Api answers 503.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    public IEnumerable<string> KnownLedgers => Ledgers is { Length: > 0 } l ? l : ["A", "B"];
+}

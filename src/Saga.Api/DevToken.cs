@@ -1,0 +1,32 @@
+using Saga.Components.Security;
+
+namespace Saga.Api;
+
+/// <summary>`dev-token`: a token for local use, signed with the development key (nothing else can be used).</summary>
+internal static class DevToken
+{
+    public static int Print(string[] args)
+    {
+        var roles = new List<string>();
+        var subject = "developer";
+        for (var i = 0; i < args.Length - 1; i += 2)
+        {
+            switch (args[i])
+            {
+                case "--roles":
+                    roles.AddRange(args[i + 1].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                    break;
+                case "--subject":
+                    subject = args[i + 1];
+                    break;
+            }
+        }
+        if (roles.Count == 0 || roles.Except([Roles.Transfers, Roles.Operator]).Any())
+        {
+            Console.Error.WriteLine($"usage: dev-token --roles {Roles.Transfers}[,{Roles.Operator}] [--subject name]");
+            return 2;
+        }
+        Console.WriteLine(DevelopmentTokens.Create(subject, roles, TimeSpan.FromHours(12)));
+        return 0;
+    }
+}

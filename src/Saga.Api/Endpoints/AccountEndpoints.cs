@@ -1,0 +1,82 @@
+using MassTransit;
+using Microsoft.Extensions.Options;
+using Saga.Components.Security;
+using Saga.Contracts;
+
+namespace Saga.Api.Endpoints;
+
+public sealed record OpenAccountRequest(string? AccountId, decimal? OpeningBalance);
+
+public sealed record AccountResponse(string Ledger, string AccountId, decimal Balance);
+
+/// <summary>Accounts live in their ledger's service; the Api asks it, never its tables.</summary>
+public static class AccountEndpoints
+{
+    public static void MapAccountEndpoints(this IEndpointRouteBuilder app)
+    {
+        var accounts = app.MapGroup("/ledgers/{ledger}/accounts").WithTags("Accounts");
+        accounts.MapPost("", Open).RequireAuthorization(Roles.Operator);
+        accounts.MapGet("/{accountId}", Get).RequireAuthorization(Roles.Transfers);
+    }
+
+    private static async Task<IResult> Open(string ledger, HttpRequest request, IScopedClientFactory clients, IOptions<ApiOptions> options)
+    {
+        if (UnknownLedger(ledger, options) is { } unknown)
+        {
+            return unknown;
+        }
+        var (body, problem) = await Http.ReadBody<OpenAccountRequest>(request, options);
+        if (problem is not null)
+        {
+            return problem;
+        }
+        var errors = new Dictionary<string, string[]>();
+        if (Http.IdError(body!.AccountId, "accountId") is { } idError)
+        {
+            errors["accountId"] = [idError];
+        }
+        if (body.OpeningBalance is null or < 0 || decimal.Round(body.OpeningBalance.Value, 2) != body.OpeningBalance || body.OpeningBalance > options.Value.MaxAmount)
+        {
+            errors["openingBalance"] = [$"openingBalance is required: zero or more, at most {options.Value.MaxAmount}, two decimal places at most"];
+        }
+        if (errors.Count > 0)
+        {
+            return Http.Invalid(errors);
+        }
+
+        var response = await clients.CreateRequestClient<OpenAccount>(LedgerAddress(ledger)).GetResponse<AccountOpened, AccountOpenRejected>(
+            new OpenAccount(ledger, body.AccountId!, body.OpeningBalance!.Value), request.HttpContext.RequestAborted);
+        if (!response.Is(out Response<AccountOpened>? created))
+        {
+            response.Is(out Response<AccountOpenRejected>? rejected);
+            return Http.Problem(409, "The account exists with another opening balance", rejected!.Message.Reason);
+        }
+        var opened = created.Message;
+        return TypedResults.Created($"/ledgers/{ledger}/accounts/{Uri.EscapeDataString(opened.AccountId)}",
+            new AccountResponse(ledger, opened.AccountId, opened.Balance));
+    }
+
+    private static async Task<IResult> Get(string ledger, string accountId, IScopedClientFactory clients, IOptions<ApiOptions> options, CancellationToken cancellationToken)
+    {
+        if (UnknownLedger(ledger, options) is { } unknown)
+        {
+            return unknown;
+        }
+        if (Http.IdError(accountId, "accountId") is { } idError)
+        {
+            return Http.Invalid(new() { ["accountId"] = [idError] });
+        }
+        var response = await clients.CreateRequestClient<GetAccount>(LedgerAddress(ledger)).GetResponse<AccountBalance, AccountNotFound>(new GetAccount(ledger, accountId), cancellationToken);
+        return response.Is(out Response<AccountBalance>? balance)
+            ? TypedResults.Ok(new AccountResponse(ledger, accountId, balance.Message.Balance))
+            : Http.Problem(404, "No such account", $"ledger {ledger} has no account '{accountId}'");
+    }
+
+    /// <summary>A ledger service's queue, named as the ledger host names it.</summary>
+    internal static Uri LedgerAddress(string ledger) => new($"queue:{new Components.Ledgers.LedgerOptions { Id = ledger }.QueueName}");
+
+    internal static IResult? UnknownLedger(string ledger, IOptions<ApiOptions> options) =>
+        options.Value.KnownLedgers.Contains(ledger)
+            ? null
+            : Http.Problem(404, "No such ledger", $"'{(ledger.Length > Http.MaxIdLength ? ledger[..Http.MaxIdLength] : ledger)}' is not one of the ledgers: {string.Join(", ", options.Value.KnownLedgers)}");
+}

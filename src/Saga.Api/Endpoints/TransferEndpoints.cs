@@ -1,0 +1,242 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Marten;
+using MassTransit;
+using Microsoft.Extensions.Options;
+using Saga.Components.Security;
+using Saga.Components.Transfers;
+using Saga.Contracts;
+
+namespace Saga.Api.Endpoints;
+
+public sealed record AccountBody(string? Ledger, string? AccountId);
+
+public sealed record TransferRequest(AccountBody? From, AccountBody? To, decimal? Amount);
+
+public sealed record TransferAccepted(Guid TransferId, string State);
+
+public sealed record TransferResponse(
+    Guid TransferId, string State, AccountBody From, AccountBody To, decimal Amount, int CheckBacks, string? Reason,
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+public sealed record TransferEvent(long Version, string Type, DateTimeOffset Timestamp, object Data);
+
+public sealed record TransferPage(IReadOnlyList<TransferResponse> Items, string? Next);
+
+public sealed record RepairRequest(string? Reason);
+
+/// <summary>
+/// Transfers: submitted to the source ledger (the producer), read from the coordinator's event store,
+/// repaired through the coordinator. The Api never touches a ledger's tables.
+/// </summary>
+public static class TransferEndpoints
+{
+    private const string Currency = "EUR";
+    private static readonly string[] States =
+    [
+        TransferStates.Prepared, TransferStates.Committed, TransferStates.Completed, TransferStates.RolledBack, TransferStates.NeedsAttention,
+        TransferStates.Refunding, TransferStates.Refunded, TransferStates.Resolved,
+    ];
+
+    public static void MapTransferEndpoints(this IEndpointRouteBuilder app)
+    {
+        var transfers = app.MapGroup("/transfers").WithTags("Transfers");
+        transfers.MapPost("", Submit).RequireAuthorization(Roles.Transfers);
+        transfers.MapGet("/{transferId:guid}", Get).RequireAuthorization(Roles.Transfers);
+        transfers.MapGet("/{transferId:guid}/events", Events).RequireAuthorization(Roles.Transfers);
+        transfers.MapGet("", List).RequireAuthorization(Roles.Transfers);
+        transfers.MapPost("/{transferId:guid}/retry-credit", (Guid transferId, HttpRequest r, IRequestClient<RetryCredit> c, IOptions<ApiOptions> o) =>
+            Repair(transferId, r, c, o, reason => new RetryCredit(transferId, Http.Operator(r.HttpContext), reason))).RequireAuthorization(Roles.Operator);
+        transfers.MapPost("/{transferId:guid}/recheck", (Guid transferId, HttpRequest r, IRequestClient<RecheckTransfer> c, IOptions<ApiOptions> o) =>
+            Repair(transferId, r, c, o, reason => new RecheckTransfer(transferId, Http.Operator(r.HttpContext), reason))).RequireAuthorization(Roles.Operator);
+        transfers.MapPost("/{transferId:guid}/refund", (Guid transferId, HttpRequest r, IRequestClient<RefundTransfer> c, IOptions<ApiOptions> o) =>
+            Repair(transferId, r, c, o, reason => new RefundTransfer(transferId, Http.Operator(r.HttpContext), reason))).RequireAuthorization(Roles.Operator);
+        transfers.MapPost("/{transferId:guid}/resolve", (Guid transferId, HttpRequest r, IRequestClient<ResolveTransfer> c, IOptions<ApiOptions> o) =>
+            Repair(transferId, r, c, o, reason => new ResolveTransfer(transferId, Http.Operator(r.HttpContext), reason))).RequireAuthorization(Roles.Operator);
+    }
+
+    private static async Task<IResult> Submit(HttpRequest request, IScopedClientFactory clients, IOptions<ApiOptions> options)
+    {
+        var key = request.Headers["Idempotency-Key"].ToString();
+        if (key.Length is 0 or > 128 || key.Any(char.IsControl))
+        {
+            return Http.Invalid(new() { ["Idempotency-Key"] = ["the Idempotency-Key header is required: 1 to 128 printable characters"] });
+        }
+        var (body, problem) = await Http.ReadBody<TransferRequest>(request, options);
+        if (problem is not null)
+        {
+            return problem;
+        }
+        var errors = new Dictionary<string, string[]>();
+        AddAccountErrors(errors, "from", body!.From);
+        AddAccountErrors(errors, "to", body.To);
+        if (Http.AmountError(body.Amount, options.Value.MaxAmount) is { } amountError)
+        {
+            errors["amount"] = [amountError];
+        }
+        if (errors.Count > 0)
+        {
+            return Http.Invalid(errors);
+        }
+        var from = new AccountRef(body.From!.Ledger!, body.From.AccountId!);
+        var to = new AccountRef(body.To!.Ledger!, body.To.AccountId!);
+        foreach (var (field, account) in new[] { ("from.ledger", from), ("to.ledger", to) })
+        {
+            if (!options.Value.KnownLedgers.Contains(account.Ledger))
+            {
+                return Http.Problem(422, "Unknown ledger", $"{field}: '{account.Ledger}' is not one of the ledgers: {string.Join(", ", options.Value.KnownLedgers)}");
+            }
+        }
+        if (from == to)
+        {
+            return Http.Problem(422, "Source and destination are the same account", $"from and to are both {from}");
+        }
+
+        // The key is scoped to the caller: the same key from two callers names two transfers.
+        var transferId = TransferIdFor(Http.Operator(request.HttpContext), key);
+        var client = clients.CreateRequestClient<SubmitTransfer>(AccountEndpoints.LedgerAddress(from.Ledger), RequestTimeout.After(ms: (int)options.Value.RequestTimeout.TotalMilliseconds));
+        Response<TransferSubmitted, TransferRejected> response;
+        try
+        {
+            response = await client.GetResponse<TransferSubmitted, TransferRejected>(
+                new SubmitTransfer(transferId, from, to, body.Amount!.Value, Currency), request.HttpContext.RequestAborted);
+        }
+        catch (RequestTimeoutException)
+        {
+            return Http.Problem(503, "The source ledger did not answer", "Nothing is known to have been debited; send the same request with the same Idempotency-Key again.",
+                new Dictionary<string, object?> { ["transferId"] = transferId });
+        }
+        if (response.Is(out Response<TransferRejected>? rejected))
+        {
+            var reason = rejected.Message.Reason;
+            return reason switch
+            {
+                _ when reason.Contains("different transfer", StringComparison.Ordinal) =>
+                    Http.Problem(409, "The Idempotency-Key was used for a different transfer", reason),
+                _ when reason.Contains("unknown source account", StringComparison.Ordinal) =>
+                    Http.Problem(422, "Unknown source account", $"from.accountId: ledger {from.Ledger} has no account '{from.AccountId}'"),
+                _ => Http.Problem(503, "The transfer was refused before any money moved", reason, new Dictionary<string, object?> { ["transferId"] = transferId }),
+            };
+        }
+        response.Is(out Response<TransferSubmitted>? accepted);
+        var submitted = accepted!.Message;
+        var state = submitted.Outcome == LocalTransactionOutcome.Committed ? TransferStates.Committed : TransferStates.RolledBack;
+        return TypedResults.Accepted($"/transfers/{transferId}", new TransferAccepted(transferId, state));
+    }
+
+    private static async Task<IResult> Get(Guid transferId, IQuerySession session, CancellationToken cancellationToken) =>
+        await session.LoadAsync<TransferState>(transferId, cancellationToken) is { } transfer
+            ? TypedResults.Ok(ToResponse(transfer))
+            : NotFound(transferId);
+
+    private static async Task<IResult> Events(Guid transferId, IQuerySession session, CancellationToken cancellationToken)
+    {
+        var events = await session.Events.FetchStreamAsync(transferId, token: cancellationToken);
+        return events.Count == 0
+            ? NotFound(transferId)
+            : TypedResults.Ok(events.Select(e => new TransferEvent(e.Version, e.Data.GetType().Name, e.Timestamp, e.Data)));
+    }
+
+    private static async Task<IResult> List(string? state, int? limit, string? after, IQuerySession session, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (state is null || !States.Contains(state))
+        {
+            errors["state"] = [$"state is required, one of: {string.Join(", ", States)}"];
+        }
+        if (limit is < 1 or > 200)
+        {
+            errors["limit"] = ["limit must be between 1 and 200"];
+        }
+        DateTimeOffset? before = null;
+        if (after is not null)
+        {
+            before = ParseCursor(after);
+            if (before is null)
+            {
+                errors["after"] = ["after is not a cursor this Api returned"];
+            }
+        }
+        if (errors.Count > 0)
+        {
+            return Http.Invalid(errors);
+        }
+        var take = limit ?? 50;
+        var query = session.Query<TransferState>().Where(x => x.CurrentState == state);
+        if (before is { } b)
+        {
+            query = query.Where(x => x.UpdatedAt < b);
+        }
+        var page = await query.OrderByDescending(x => x.UpdatedAt).Take(take).ToListAsync(cancellationToken);
+        var next = page.Count == take ? Convert.ToBase64String(Encoding.UTF8.GetBytes(page[^1].UpdatedAt.ToString("O", CultureInfo.InvariantCulture))) : null;
+        return TypedResults.Ok(new TransferPage(page.Select(ToResponse).ToList(), next));
+    }
+
+    private static async Task<IResult> Repair<T>(Guid transferId, HttpRequest request, IRequestClient<T> client, IOptions<ApiOptions> options, Func<string, T> command)
+        where T : class
+    {
+        var (body, problem) = await Http.ReadBody<RepairRequest>(request, options);
+        if (problem is not null)
+        {
+            return problem;
+        }
+        if (body!.Reason is not { Length: > 0 and <= 500 } reason || reason.Any(c => char.IsControl(c) && c is not '\n'))
+        {
+            return Http.Invalid(new() { ["reason"] = ["reason is required: 1 to 500 characters, no control characters"] });
+        }
+        var response = await client.GetResponse<RepairAccepted, RepairRejected, TransferNotFound>(command(reason), request.HttpContext.RequestAborted);
+        if (response.Is(out Response<RepairAccepted>? accepted))
+        {
+            return TypedResults.Accepted($"/transfers/{transferId}", new TransferAccepted(transferId, accepted.Message.State));
+        }
+        if (response.Is(out Response<RepairRejected>? rejected))
+        {
+            return Http.Problem(409, "The transfer is not in a state that allows this", rejected.Message.Reason,
+                new Dictionary<string, object?> { ["state"] = rejected.Message.State });
+        }
+        return NotFound(transferId);
+    }
+
+    private static DateTimeOffset? ParseCursor(string cursor)
+    {
+        try
+        {
+            return DateTimeOffset.ParseExact(Encoding.UTF8.GetString(Convert.FromBase64String(cursor)), "O", CultureInfo.InvariantCulture);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The same caller and key always name the same transfer.</summary>
+    internal static Guid TransferIdFor(string caller, string idempotencyKey)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{caller}\n{idempotencyKey}"));
+        return new Guid(hash.AsSpan(0, 16));
+    }
+
+    private static void AddAccountErrors(Dictionary<string, string[]> errors, string field, AccountBody? account)
+    {
+        if (account is null)
+        {
+            errors[field] = [$"{field} is required: {{ \"ledger\": \"A\", \"accountId\": \"alice\" }}"];
+            return;
+        }
+        if (Http.IdError(account.Ledger, $"{field}.ledger") is { } ledgerError)
+        {
+            errors[$"{field}.ledger"] = [ledgerError];
+        }
+        if (Http.IdError(account.AccountId, $"{field}.accountId") is { } idError)
+        {
+            errors[$"{field}.accountId"] = [idError];
+        }
+    }
+
+    private static IResult NotFound(Guid transferId) => Http.Problem(404, "No such transfer", $"there is no transfer {transferId}");
+
+    private static TransferResponse ToResponse(TransferState t) => new(
+        t.CorrelationId, t.CurrentState, new AccountBody(t.FromLedger, t.FromAccount), new AccountBody(t.ToLedger, t.ToAccount),
+        t.Amount, t.CheckBacks, t.Reason, t.CreatedAt, t.UpdatedAt);
+}
