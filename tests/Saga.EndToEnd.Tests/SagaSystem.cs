@@ -17,6 +17,9 @@ public sealed class SagaSystem : IAsyncLifetime
     private readonly string _name = "e2e_" + Guid.NewGuid().ToString("N")[..10];
     private IBusControl _bus = null!;
 
+    /// <summary>The virtual host and the database of this run.</summary>
+    public string Name => _name;
+
     public HostProcess Coordinator { get; private set; } = null!;
     public HostProcess LedgerA { get; private set; } = null!;
     public HostProcess LedgerB { get; private set; } = null!;

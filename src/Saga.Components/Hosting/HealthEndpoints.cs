@@ -16,8 +16,8 @@ public static class HealthEndpoints
     /// <summary>/health/live: the process runs. /health/ready: it can reach RabbitMQ and PostgreSQL.</summary>
     public static IEndpointRouteBuilder MapSagaHealth(this IEndpointRouteBuilder app)
     {
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).DisableRateLimiting();
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") }).DisableRateLimiting();
         return app;
     }
 

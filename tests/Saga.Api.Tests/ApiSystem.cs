@@ -1,0 +1,74 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Saga.Components.Security;
+using Saga.EndToEnd.Tests;
+
+namespace Saga.Api.Tests;
+
+/// <summary>The Api in process (WebApplicationFactory) in front of the real hosts and servers.</summary>
+public sealed class ApiSystem : IAsyncLifetime
+{
+    public SagaSystem System { get; } = new();
+    public WebApplicationFactory<Program> Api { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await System.InitializeAsync();
+        Api = For(System, permitsPerSecond: 5000);
+    }
+
+    public static WebApplicationFactory<Program> For(SagaSystem system, int permitsPerSecond) =>
+        new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        {
+            web.UseEnvironment("Development");
+            web.UseSetting("RabbitMq:VirtualHost", system.Name);
+            web.UseSetting("Postgres:Database", system.Name);
+            web.UseSetting("Api:PermitsPerSecond", permitsPerSecond.ToString());
+            foreach (var key in new[] { "Host", "Port", "Username", "Password" })
+            {
+                if (Environment.GetEnvironmentVariable("RabbitMq__" + key) is { Length: > 0 } r) { web.UseSetting("RabbitMq:" + key, r); }
+                if (Environment.GetEnvironmentVariable("Postgres__" + key) is { Length: > 0 } p) { web.UseSetting("Postgres:" + key, p); }
+            }
+        });
+
+    public async Task DisposeAsync()
+    {
+        await Api.DisposeAsync();
+        await System.DisposeAsync();
+    }
+
+    public HttpClient Client(params string[] roles) => Client(Api, "tester", roles);
+
+    public static HttpClient Client(WebApplicationFactory<Program> api, string subject, params string[] roles)
+    {
+        var client = api.CreateClient();
+        if (roles.Length > 0)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", DevelopmentTokens.Create(subject, roles, TimeSpan.FromHours(1)));
+        }
+        return client;
+    }
+
+    public HttpClient Operator => Client(Roles.Operator);
+    public HttpClient Transfers => Client(Roles.Transfers);
+
+    public async Task<string> OpenAccount(string ledger, string name, decimal balance)
+    {
+        var id = $"{name}-{Guid.NewGuid():N}"[..(name.Length + 9)];
+        var response = await Operator.PostAsJsonAsync($"/ledgers/{ledger}/accounts", new { accountId = id, openingBalance = balance });
+        Assert.Equal(global::System.Net.HttpStatusCode.Created, response.StatusCode);
+        return id;
+    }
+
+    public static HttpRequestMessage Post(string path, object body, string? idempotencyKey)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+        return request;
+    }
+}

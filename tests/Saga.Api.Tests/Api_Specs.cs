@@ -1,0 +1,278 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Saga.Components.Security;
+using Saga.Contracts;
+using static Saga.Api.Tests.ApiSystem;
+
+namespace Saga.Api.Tests;
+
+public sealed class Api_Specs(ApiSystem api) : IClassFixture<ApiSystem>
+{
+    private static object Transfer(string from, string to, object amount) =>
+        new { from = new { ledger = "A", accountId = from }, to = new { ledger = "B", accountId = to }, amount };
+
+    private async Task<JsonElement> UntilState(HttpClient client, string location, string state)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        JsonElement body = default;
+        while (DateTime.UtcNow < deadline)
+        {
+            var response = await client.GetAsync(location);
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                body = await response.Content.ReadFromJsonAsync<JsonElement>();
+                if (body.GetProperty("state").GetString() == state)
+                {
+                    return body;
+                }
+            }
+            await Task.Delay(50);
+        }
+        Assert.Fail($"{location} did not reach {state}: {body}");
+        return body;
+    }
+
+    private static async Task<JsonElement> Problem(HttpResponseMessage response, HttpStatusCode status)
+    {
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    [Fact]
+    public async Task A_client_opens_accounts_transfers_and_watches_the_transfer_complete_and_its_history()
+    {
+        var alice = await api.OpenAccount("A", "alice", 1000m);
+        var bob = await api.OpenAccount("B", "bob", 0m);
+        var client = api.Transfers;
+
+        var response = await client.SendAsync(Post("/transfers", Transfer(alice, bob, 100.25m), "key-" + Guid.NewGuid()));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var accepted = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var id = accepted.GetProperty("transferId").GetGuid();
+        Assert.Equal($"/transfers/{id}", response.Headers.Location?.ToString());
+        var done = await UntilState(client, $"/transfers/{id}", TransferStates.Completed);
+        Assert.Equal(100.25m, done.GetProperty("amount").GetDecimal());
+        Assert.Equal(alice, done.GetProperty("from").GetProperty("accountId").GetString());
+
+        var events = await client.GetFromJsonAsync<JsonElement[]>($"/transfers/{id}/events");
+        Assert.Equal(["HalfMessageStored", "TransferCommitted", "CreditRequested", "CreditConfirmed"], events!.Select(e => e.GetProperty("type").GetString()));
+        Assert.Equal([1L, 2L, 3L, 4L], events!.Select(e => e.GetProperty("version").GetInt64()));
+        var balance = await client.GetFromJsonAsync<JsonElement>($"/ledgers/A/accounts/{alice}");
+        Assert.Equal(899.75m, balance.GetProperty("balance").GetDecimal());
+        Assert.Equal(100.25m, (await client.GetFromJsonAsync<JsonElement>($"/ledgers/B/accounts/{bob}")).GetProperty("balance").GetDecimal());
+    }
+
+    [Fact]
+    public async Task Opening_an_account_is_idempotent_and_a_different_balance_conflicts()
+    {
+        var id = "carol-" + Guid.NewGuid().ToString("N")[..8];
+
+        var first = await api.Operator.PostAsJsonAsync("/ledgers/A/accounts", new { accountId = id, openingBalance = 10m });
+        var again = await api.Operator.PostAsJsonAsync("/ledgers/A/accounts", new { accountId = id, openingBalance = 10m });
+        var other = await api.Operator.PostAsJsonAsync("/ledgers/A/accounts", new { accountId = id, openingBalance = 11m });
+
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, again.StatusCode);
+        await Problem(other, HttpStatusCode.Conflict);
+        await Problem(await api.Transfers.GetAsync("/ledgers/A/accounts/nobody-here"), HttpStatusCode.NotFound);
+        await Problem(await api.Transfers.GetAsync("/ledgers/Z/accounts/x"), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task The_same_idempotency_key_returns_the_same_transfer_and_another_body_conflicts()
+    {
+        var alice = await api.OpenAccount("A", "alice", 1000m);
+        var bob = await api.OpenAccount("B", "bob", 0m);
+        var key = "key-" + Guid.NewGuid();
+        var client = api.Transfers;
+
+        var posts = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => client.SendAsync(Post("/transfers", Transfer(alice, bob, 10m), key))));
+        var ids = await Task.WhenAll(posts.Select(async p =>
+        {
+            Assert.Equal(HttpStatusCode.Accepted, p.StatusCode);
+            return (await p.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("transferId").GetGuid();
+        }));
+        var conflict = await client.SendAsync(Post("/transfers", Transfer(alice, bob, 11m), key));
+
+        Assert.Single(ids.Distinct());
+        await Problem(conflict, HttpStatusCode.Conflict);
+        await UntilState(client, $"/transfers/{ids[0]}", TransferStates.Completed);
+        Assert.Equal(990m, (await client.GetFromJsonAsync<JsonElement>($"/ledgers/A/accounts/{alice}")).GetProperty("balance").GetDecimal());
+    }
+
+    public static TheoryData<string, string, string> BadBodies => new()
+    {
+        { "not json", "{ this is not json", "" },
+        { "missing fields", "{}", "from" },
+        { "zero amount", Body("alice", "bob", "0"), "amount" },
+        { "negative amount", Body("alice", "bob", "-5"), "amount" },
+        { "three decimals", Body("alice", "bob", "1.005"), "amount" },
+        { "absurd amount", Body("alice", "bob", "1000000000000"), "amount" },
+        { "id too long", Body(new string('x', 65), "bob", "1"), "from.accountId" },
+        { "control character", Body("ali\\u0007ce", "bob", "1"), "from.accountId" },
+        { "unknown field", """{"from":{"ledger":"A","accountId":"a"},"to":{"ledger":"B","accountId":"b"},"amount":1,"fee":2}""", "" },
+    };
+
+    private static string Body(string from, string to, string amount) =>
+        $$"""{"from":{"ledger":"A","accountId":"{{from}}"},"to":{"ledger":"B","accountId":"{{to}}"},"amount":{{amount}}}""";
+
+    [Theory]
+    [MemberData(nameof(BadBodies))]
+    public async Task A_malformed_transfer_gets_400_naming_the_field_and_changes_nothing(string why, string body, string field)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/transfers") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Add("Idempotency-Key", "bad-" + Guid.NewGuid());
+
+        var problem = await Problem(await api.Transfers.SendAsync(request), HttpStatusCode.BadRequest);
+
+        if (field.Length > 0)
+        {
+            Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), $"{why}: {problem}");
+        }
+    }
+
+    [Fact]
+    public async Task A_missing_idempotency_key_is_400()
+    {
+        var problem = await Problem(await api.Transfers.SendAsync(Post("/transfers", Transfer("a", "b", 1m), null)), HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("Idempotency-Key", out _));
+    }
+
+    [Fact]
+    public async Task Impossible_transfers_get_422_and_change_nothing()
+    {
+        var alice = await api.OpenAccount("A", "alice", 100m);
+        var client = api.Transfers;
+
+        var same = await client.SendAsync(Post("/transfers", new { from = new { ledger = "A", accountId = alice }, to = new { ledger = "A", accountId = alice }, amount = 1 }, "k-" + Guid.NewGuid()));
+        var ledger = await client.SendAsync(Post("/transfers", new { from = new { ledger = "A", accountId = alice }, to = new { ledger = "Q", accountId = "x" }, amount = 1 }, "k-" + Guid.NewGuid()));
+        var source = await client.SendAsync(Post("/transfers", Transfer("ghost-" + Guid.NewGuid().ToString("N")[..6], "bob", 1m), "k-" + Guid.NewGuid()));
+
+        await Problem(same, HttpStatusCode.UnprocessableEntity);
+        Assert.Contains("to.ledger", (await Problem(ledger, HttpStatusCode.UnprocessableEntity)).GetProperty("detail").GetString());
+        Assert.Contains("from.accountId", (await Problem(source, HttpStatusCode.UnprocessableEntity)).GetProperty("detail").GetString());
+        Assert.Equal(100m, (await client.GetFromJsonAsync<JsonElement>($"/ledgers/A/accounts/{alice}")).GetProperty("balance").GetDecimal());
+    }
+
+    [Fact]
+    public async Task A_body_over_the_limit_is_413()
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/transfers") { Content = new StringContent(new string(' ', 20_000) + "{}", Encoding.UTF8, "application/json") };
+        request.Headers.Add("Idempotency-Key", "big-" + Guid.NewGuid());
+
+        await Problem(await api.Transfers.SendAsync(request), HttpStatusCode.RequestEntityTooLarge);
+    }
+
+    [Fact]
+    public async Task An_unknown_destination_needs_attention_and_an_operator_refunds_it_through_the_Api()
+    {
+        var alice = await api.OpenAccount("A", "alice", 500m);
+        var response = await api.Transfers.SendAsync(Post("/transfers", Transfer(alice, "ghost-" + Guid.NewGuid().ToString("N")[..6], 200m), "k-" + Guid.NewGuid()));
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("transferId").GetGuid();
+        await UntilState(api.Transfers, $"/transfers/{id}", TransferStates.NeedsAttention);
+
+        var page = await api.Transfers.GetFromJsonAsync<JsonElement>("/transfers?state=NeedsAttention&limit=200");
+        Assert.Contains(page.GetProperty("items").EnumerateArray(), t => t.GetProperty("transferId").GetGuid() == id);
+        await Problem(await api.Operator.PostAsJsonAsync($"/transfers/{id}/recheck", new { reason = "?" }), HttpStatusCode.Conflict);
+        var refund = await ApiSystem.Client(api.Api, "olga", Roles.Operator).PostAsJsonAsync($"/transfers/{id}/refund", new { reason = "no such account at B" });
+
+        Assert.Equal(HttpStatusCode.Accepted, refund.StatusCode);
+        await UntilState(api.Transfers, $"/transfers/{id}", TransferStates.Refunded);
+        Assert.Equal(500m, (await api.Transfers.GetFromJsonAsync<JsonElement>($"/ledgers/A/accounts/{alice}")).GetProperty("balance").GetDecimal());
+        var events = await api.Transfers.GetFromJsonAsync<JsonElement[]>($"/transfers/{id}/events");
+        var refundEvent = events!.Single(e => e.GetProperty("type").GetString() == "RefundRequested").GetProperty("data");
+        Assert.Equal(("olga", "no such account at B"), (refundEvent.GetProperty("operator").GetString(), refundEvent.GetProperty("reason").GetString()));
+    }
+
+    [Fact]
+    public async Task Repairs_of_a_transfer_that_does_not_need_attention_conflict_and_an_unknown_one_is_404()
+    {
+        var alice = await api.OpenAccount("A", "alice", 100m);
+        var bob = await api.OpenAccount("B", "bob", 0m);
+        var response = await api.Transfers.SendAsync(Post("/transfers", Transfer(alice, bob, 1m), "k-" + Guid.NewGuid()));
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("transferId").GetGuid();
+        await UntilState(api.Transfers, $"/transfers/{id}", TransferStates.Completed);
+
+        foreach (var action in new[] { "retry-credit", "recheck", "refund", "resolve" })
+        {
+            await Problem(await api.Operator.PostAsJsonAsync($"/transfers/{id}/{action}", new { reason = "test" }), HttpStatusCode.Conflict);
+        }
+        await Problem(await api.Operator.PostAsJsonAsync($"/transfers/{Guid.NewGuid()}/resolve", new { reason = "test" }), HttpStatusCode.NotFound);
+        await Problem(await api.Operator.PostAsJsonAsync($"/transfers/{id}/resolve", new { reason = "" }), HttpStatusCode.BadRequest);
+        await Problem(await api.Transfers.GetAsync($"/transfers/{Guid.NewGuid()}"), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Pages_of_transfers_in_a_state_are_newest_first_with_a_cursor()
+    {
+        var poor = await api.OpenAccount("A", "poor", 0m);
+        var ids = new List<Guid>();
+        for (var i = 0; i < 3; i++)
+        {
+            var r = await api.Transfers.SendAsync(Post("/transfers", Transfer(poor, "bob", 5m), "k-" + Guid.NewGuid()));
+            ids.Add((await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("transferId").GetGuid());
+        }
+        foreach (var id in ids)
+        {
+            await UntilState(api.Transfers, $"/transfers/{id}", TransferStates.RolledBack);
+        }
+
+        var seen = new List<Guid>();
+        string? cursor = null;
+        do
+        {
+            var page = await api.Transfers.GetFromJsonAsync<JsonElement>($"/transfers?state=RolledBack&limit=2{(cursor is null ? "" : "&after=" + Uri.EscapeDataString(cursor))}");
+            seen.AddRange(page.GetProperty("items").EnumerateArray().Select(t => t.GetProperty("transferId").GetGuid()));
+            cursor = page.GetProperty("next").GetString();
+        } while (cursor is not null);
+
+        var mine = seen.Where(ids.Contains).ToList();
+        Assert.Equal(Enumerable.Reverse(ids), mine);
+        Assert.Equal(seen.Count, seen.Distinct().Count());
+        await Problem(await api.Transfers.GetAsync("/transfers?state=Bogus"), HttpStatusCode.BadRequest);
+        await Problem(await api.Transfers.GetAsync("/transfers?state=RolledBack&after=nonsense"), HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task Without_a_token_401_with_the_wrong_role_403_and_neither_says_whether_anything_exists()
+    {
+        var anonymous = ApiSystem.Client(api.Api, "nobody");
+        var reader = api.Transfers;
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync($"/transfers/{Guid.NewGuid()}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/ledgers/A/accounts/alice")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.SendAsync(Post("/transfers", Transfer("a", "b", 1m), "k"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await reader.PostAsJsonAsync($"/transfers/{Guid.NewGuid()}/refund", new { reason = "x" })).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await reader.PostAsJsonAsync("/ledgers/A/accounts", new { accountId = "x", openingBalance = 1 })).StatusCode);
+        var forged = anonymous;
+        forged.DefaultRequestHeaders.Authorization = new("Bearer", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4Iiwicm9sZSI6Im9wZXJhdG9yIn0.c2lnbmF0dXJl");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await forged.GetAsync("/ledgers/A/accounts/alice")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Health_needs_no_token_and_metrics_are_served()
+    {
+        var anonymous = ApiSystem.Client(api.Api, "nobody");
+
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/health/live")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/health/ready")).StatusCode);
+        var metrics = await anonymous.GetStringAsync("/metrics");
+        Assert.Contains("# TYPE", metrics);
+    }
+
+    [Fact]
+    public async Task A_flood_of_requests_is_met_with_429_not_a_fallen_host()
+    {
+        await using var limited = ApiSystem.For(api.System, permitsPerSecond: 5);
+        var client = ApiSystem.Client(limited, "flooder", Roles.Transfers);
+
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => client.GetAsync($"/transfers/{Guid.NewGuid()}")));
+
+        Assert.Contains(statuses, r => r.StatusCode == HttpStatusCode.TooManyRequests);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode); // probes are never limited
+    }
+}
