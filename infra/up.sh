@@ -79,7 +79,7 @@ if ! command -v rabbitmqctl >/dev/null; then
     || fail "apt-get install rabbitmq-server"
 fi
 rabbit_conf=/etc/rabbitmq/rabbitmq.conf
-want_rabbit=$'listeners.tcp.default = '"$RabbitMq__Host:$RabbitMq__Port"$'\nmanagement.tcp.ip = 127.0.0.1\nmanagement.tcp.port = '"$RabbitMq__ManagementPort"$'\nloopback_users = none'
+want_rabbit=$'listeners.tcp.default = '"$RabbitMq__Host:$RabbitMq__Port"$'\nmanagement.tcp.ip = 127.0.0.1\nmanagement.tcp.port = '"$RabbitMq__ManagementPort"$'\nloopback_users = none\ncollect_statistics_interval = 1000'
 if [ ! -f "$rabbit_conf" ] || [ "$(cat "$rabbit_conf")" != "$want_rabbit" ]; then
   printf '%s\n' "$want_rabbit" > "$rabbit_conf"
   grep -q '^ERL_EPMD_ADDRESS' /etc/rabbitmq/rabbitmq-env.conf 2>/dev/null || echo 'ERL_EPMD_ADDRESS=127.0.0.1' >> /etc/rabbitmq/rabbitmq-env.conf

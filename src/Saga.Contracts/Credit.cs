@@ -7,7 +7,8 @@ namespace Saga.Contracts;
 /// </summary>
 public sealed record CreditAccount(Guid TransferId, AccountRef Account, decimal Amount, string Currency, CreditPurpose Purpose = CreditPurpose.Transfer);
 
-public sealed record AccountCredited(Guid TransferId, AccountRef Account, decimal Amount, CreditPurpose Purpose = CreditPurpose.Transfer);
+/// <summary>The credit is applied; <see cref="Retries"/> counts the failed attempts before it (retries and redeliveries).</summary>
+public sealed record AccountCredited(Guid TransferId, AccountRef Account, decimal Amount, CreditPurpose Purpose = CreditPurpose.Transfer, int Retries = 0);
 
 public enum CreditPurpose
 {

@@ -3,6 +3,7 @@ using System.Text;
 using MassTransit;
 using Npgsql;
 using RabbitMQ.Client;
+using Saga.Cli;
 using Saga.Components.Tests.Infrastructure;
 using Saga.Contracts;
 
@@ -49,20 +50,21 @@ public sealed class SagaSystem : IAsyncLifetime
                 common["Postgres__" + key] = value;
             }
         }
+        var logs = Path.Combine(Path.GetTempPath(), "saga-e2e", _name);
         Coordinator = new HostProcess("coordinator", "Saga.Coordinator", With(common, new()
         {
             ["TransferSaga__CheckBackTimeout"] = "00:00:01", ["TransferSaga__MaxCheckBackInterval"] = "00:00:02",
             ["CheckBackScan__Interval"] = "00:00:00.200",
-        }));
+        }), logs);
         LedgerA = new HostProcess("ledger-a", "Saga.Ledger", With(common, new()
         {
             ["Ledger__Id"] = "A", ["Ledger__FaultInjection__Enabled"] = "true", ["Ledger__FaultInjection__SkipCommitFrom__0"] = "crashy",
-        }));
+        }), logs);
         LedgerB = new HostProcess("ledger-b", "Saga.Ledger", With(common, new()
         {
             ["Ledger__Id"] = "B", ["Ledger__FaultInjection__Enabled"] = "true", ["Ledger__FaultInjection__FailTransientlyTo__0"] = "flaky",
             ["Ledger__FaultInjection__TransientFailures"] = "2", ["Ledger__CreditRedelivery__0"] = "00:00:01",
-        }));
+        }), logs);
         await Task.WhenAll(Coordinator.Start(), LedgerA.Start(), LedgerB.Start());
 
         _bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(Servers.RabbitHost, Servers.RabbitPort, _name, h =>

@@ -21,7 +21,7 @@ public sealed class CheckLocalTransactionConsumer(
         var check = context.Message;
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["TransferId"] = check.TransferId });
         LocalTransactionChecked answer;
-        if (faults.Value.Enabled && faults.Value.AnswerUnknownFrom.Contains(check.From.AccountId))
+        if (faults.Value.Enabled && FaultInjectionOptions.Matches(faults.Value.AnswerUnknownFrom, check.From.AccountId))
         {
             answer = new LocalTransactionChecked(check.TransferId, check.Attempt, LocalTransactionOutcome.Unknown, "fault injection");
         }

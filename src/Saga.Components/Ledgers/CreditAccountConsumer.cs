@@ -27,7 +27,8 @@ public sealed class CreditAccountConsumer(
             credit.Account, credit.Amount, credit.Purpose);
 
         var coordinator = await context.GetSendEndpoint(options.Value.CoordinatorAddress);
-        await coordinator.Send(new AccountCredited(credit.TransferId, credit.Account, credit.Amount, credit.Purpose), context.CancellationToken);
+        var retries = context.GetRetryAttempt() + context.GetRedeliveryCount();
+        await coordinator.Send(new AccountCredited(credit.TransferId, credit.Account, credit.Amount, credit.Purpose, retries), context.CancellationToken);
     }
 }
 
@@ -70,11 +71,11 @@ public sealed class FaultInjector(IOptions<FaultInjectionOptions> options)
         {
             return;
         }
-        if (o.FailPermanentlyTo.Contains(credit.Account.AccountId))
+        if (FaultInjectionOptions.Matches(o.FailPermanentlyTo, credit.Account.AccountId))
         {
             throw new PermanentCreditFailure($"fault injection: credits to {credit.Account} always fail");
         }
-        if (o.FailTransientlyTo.Contains(credit.Account.AccountId) && _failures.AddOrUpdate(credit.TransferId, 1, (_, n) => n + 1) <= o.TransientFailures)
+        if (FaultInjectionOptions.Matches(o.FailTransientlyTo, credit.Account.AccountId) && _failures.AddOrUpdate(credit.TransferId, 1, (_, n) => n + 1) <= o.TransientFailures)
         {
             throw new TransientCreditFailure($"fault injection: credit to {credit.Account} fails for now");
         }

@@ -43,13 +43,13 @@ public sealed class FaultInjectionOptions
 {
     public bool Enabled { get; set; }
 
-    /// <summary>Producer: after the local commit of a transfer from one of these accounts, "crash": send no Commit.</summary>
+    /// <summary>Producer: after the local commit of a transfer from an account starting with one of these, "crash": send no Commit.</summary>
     public List<string> SkipCommitFrom { get; set; } = [];
 
-    /// <summary>Producer: answer Unknown to check-backs for transfers from these accounts.</summary>
+    /// <summary>Producer: answer Unknown to check-backs for transfers from accounts starting with one of these.</summary>
     public List<string> AnswerUnknownFrom { get; set; } = [];
 
-    /// <summary>Consumer: credits to these accounts fail transiently <see cref="TransientFailures"/> times per transfer.</summary>
+    /// <summary>Consumer: credits to accounts starting with one of these fail transiently <see cref="TransientFailures"/> times per transfer.</summary>
     public List<string> FailTransientlyTo { get; set; } = [];
 
     public int TransientFailures { get; set; } = 2;
@@ -57,6 +57,8 @@ public sealed class FaultInjectionOptions
     /// <summary>Consumer: this share (0..1) of all credit attempts fails transiently, for chaos runs.</summary>
     public double TransientFailureRate { get; set; }
 
-    /// <summary>Consumer: credits to these accounts fail for good.</summary>
+    /// <summary>Consumer: credits to accounts starting with one of these fail for good.</summary>
     public List<string> FailPermanentlyTo { get; set; } = [];
+
+    public static bool Matches(List<string> prefixes, string accountId) => prefixes.Exists(p => accountId.StartsWith(p, StringComparison.Ordinal));
 }

@@ -25,6 +25,19 @@ public static class LedgerRegistration
     /// <summary>All of one ledger's consumers on its one queue, "ledger-{id}".</summary>
     public static void AddLedgerConsumers(this IBusRegistrationConfigurator x, LedgerOptions options)
     {
+        // Every ledger operation is idempotent, so a database restart is waited out (~20 s) rather than faulted.
+        x.AddConfigureEndpointsCallback((_, name, endpoint) =>
+        {
+            if (name == options.QueueName)
+            {
+                endpoint.UseMessageRetry(r =>
+                {
+                    r.Handle<Npgsql.NpgsqlException>();
+                    r.Handle<TimeoutException>();
+                    r.Intervals(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10));
+                });
+            }
+        });
         x.AddConsumer<SubmitTransferConsumer>().Endpoint(e => e.Name = options.QueueName);
         x.AddConsumer<CheckLocalTransactionConsumer>().Endpoint(e => e.Name = options.QueueName);
         x.AddConsumer<CreditAccountConsumer, CreditAccountConsumerDefinition>().Endpoint(e => e.Name = options.QueueName);

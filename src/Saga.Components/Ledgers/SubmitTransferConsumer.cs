@@ -62,7 +62,7 @@ public sealed class SubmitTransferConsumer(
         }
         logger.LogInformation("Local transaction {Outcome} {Reason}", local.Outcome, local.Reason);
 
-        if (faults.Value.Enabled && faults.Value.SkipCommitFrom.Contains(transfer.From.AccountId))
+        if (faults.Value.Enabled && FaultInjectionOptions.Matches(faults.Value.SkipCommitFrom, transfer.From.AccountId))
         {
             logger.LogWarning("Fault injection: no Commit/Rollback sent after the local transaction");
         }

@@ -25,7 +25,7 @@ public sealed record CheckBackAnswered(int Attempt, string Outcome, string? Reas
 
 public sealed record CreditRequested(string Purpose, string Ledger, string Account, decimal Amount, DateTimeOffset At);
 
-public sealed record CreditConfirmed(string Purpose, DateTimeOffset At);
+public sealed record CreditConfirmed(string Purpose, DateTimeOffset At, int Retries = 0);
 
 public sealed record CreditFailed(string Purpose, string Reason, DateTimeOffset At);
 

@@ -24,6 +24,12 @@ public sealed class TransferStateDefinition : SagaDefinition<TransferState>
             r.Handle<ConcurrencyException>();
             r.Intervals(0, 10, 50, 100, 250, 500, 1000);
         });
+        // A database restart or a broken connection: keep the message until PostgreSQL is back (~30 s), then the error queue.
+        endpointConfigurator.UseMessageRetry(r =>
+        {
+            r.Ignore<ConcurrencyException>();
+            r.Intervals(100, 500, 1000, 2000, 5000, 10000, 10000);
+        });
         // Sends and responses leave only after the transfer's events are committed.
         endpointConfigurator.UseInMemoryOutbox(context);
     }

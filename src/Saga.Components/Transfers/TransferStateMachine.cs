@@ -86,7 +86,7 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
             // The credit can only exist after a commit whose record is still being saved: it proves the commit.
             When(Credited, c => c.Message.Purpose == CreditPurpose.Transfer)
                 .Then(c => c.Saga.Record(new TransferCommitted("credit", Now)))
-                .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Transfer), Now)))
+                .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Transfer), Now, c.Message.Retries)))
                 .TransitionTo(Completed));
 
         // The credit is in flight. A repeated Commit or a late Committed answer re-sends it: the credit is
@@ -99,7 +99,7 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
                 .Then(c => Ignore(c, "already committed; credit sent again"))
                 .Send(c => DestinationLedger(c.Saga), c => CreditFor(c.Saga)),
             When(Credited, c => c.Message.Purpose == CreditPurpose.Transfer)
-                .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Transfer), Now)))
+                .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Transfer), Now, c.Message.Retries)))
                 .TransitionTo(Completed),
             // 5. The credit failed after all retries: a person decides.
             When(CreditFaulted, c => c.Message.Message.Purpose == CreditPurpose.Transfer)
@@ -110,7 +110,7 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
         // A refund (a compensating credit to the source account) is in flight.
         During(Refunding,
             When(Credited, c => c.Message.Purpose == CreditPurpose.Refund)
-                .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Refund), Now)))
+                .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Refund), Now, c.Message.Retries)))
                 .TransitionTo(Refunded),
             When(CreditFaulted, c => c.Message.Message.Purpose == CreditPurpose.Refund)
                 .Then(c => c.Saga.Record(new CreditFailed(nameof(CreditPurpose.Refund), FaultReason(c.Message), Now)))
@@ -121,10 +121,10 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
         During(NeedsAttention,
             // A credit that succeeds after all (a late retry, a redelivered message) ends the transfer.
             When(Credited, c => c.Message.Purpose == CreditPurpose.Transfer && c.Saga.DebitCommitted)
-                .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Transfer), Now)))
+                .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Transfer), Now, c.Message.Retries)))
                 .TransitionTo(Completed),
             When(Credited, c => c.Message.Purpose == CreditPurpose.Refund && c.Saga.DebitCommitted)
-                .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Refund), Now)))
+                .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Refund), Now, c.Message.Retries)))
                 .TransitionTo(Refunded),
             When(RetryCreditAsked, c => c.Saga.DebitCommitted)
                 .Then(c => c.Saga.Record(new CreditRetryRequested(c.Message.Operator, c.Message.Reason, Now)))

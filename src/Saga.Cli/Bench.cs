@@ -1,0 +1,264 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using HdrHistogram;
+using Npgsql;
+using Spectre.Console;
+
+namespace Saga.Cli;
+
+public sealed record BenchOptions(int Transfers, int Concurrency, int Accounts, double Hot, bool Ceilings, bool Json)
+{
+    public static BenchOptions Parse(string[] args)
+    {
+        string? Value(string name) => Array.IndexOf(args, name) is >= 0 and var i && i + 1 < args.Length ? args[i + 1] : null;
+        return new BenchOptions(
+            int.Parse(Value("--transfers") ?? "20000", CultureInfo.InvariantCulture),
+            int.Parse(Value("--concurrency") ?? "64", CultureInfo.InvariantCulture),
+            int.Parse(Value("--accounts") ?? "1000", CultureInfo.InvariantCulture),
+            double.Parse(Value("--hot") ?? "0", CultureInfo.InvariantCulture),
+            args.Contains("--ceilings"),
+            args.Contains("--json"));
+    }
+}
+
+public sealed record BenchResult(
+    int Transfers, int Concurrency, int Completed, int NotFinal, double Tps, double P50Ms, double P95Ms, double P99Ms, double MaxMs,
+    double MsgsPerTransfer, double CommitsPerTransfer, double WalFlushesPerTransfer, Dictionary<string, double> CpuSecondsPer1000,
+    bool Conserved, long Duplicates, Dictionary<string, double>? Ceilings)
+{
+    public string Line => string.Create(CultureInfo.InvariantCulture,
+        $"transfers={Transfers} concurrency={Concurrency} tps={Tps:0} p50_ms={P50Ms:0.0} p95_ms={P95Ms:0.0} p99_ms={P99Ms:0.0} msgs_per_transfer={MsgsPerTransfer:0.00} commits_per_transfer={CommitsPerTransfer:0.00} conserved={(Conserved ? "true" : "false")} duplicates={Duplicates}");
+}
+
+/// <summary>
+/// Throughput and latency of transfers submitted through the Api at a fixed concurrency, with what
+/// each costs in broker messages, PostgreSQL commits and CPU, and a reconciliation at the end.
+/// Completion is observed in the coordinator's transfer view (an instrument, not a client path).
+/// </summary>
+public static class Bench
+{
+    private static readonly string[] FinalStates = ["Completed", "RolledBack", "NeedsAttention", "Refunded", "Resolved"];
+
+    public static async Task<int> Run(BenchOptions options, CancellationToken cancellationToken)
+    {
+        await using var system = LocalSystem.Create();
+        await system.Start(step => Progress(options, step), cancellationToken);
+        var result = await Measure(system, options, faults: null, cancellationToken);
+        Print(result, options);
+        return result.Conserved && result.Duplicates == 0 && result.NotFinal == 0 ? 0 : 1;
+    }
+
+    /// <summary>One measured run on a started system; <paramref name="faults"/> runs beside the load (chaos).</summary>
+    public static async Task<BenchResult> Measure(LocalSystem system, BenchOptions options, Func<CancellationToken, Task>? faults, CancellationToken cancellationToken)
+    {
+        var run = "bench-" + Guid.NewGuid().ToString("N")[..6];
+        using var api = new ApiClient(system.Api.BaseAddress, run, Math.Max(64, options.Concurrency));
+        await using var db = system.OpenDatabase();
+
+        Progress(options, $"opening {options.Accounts} accounts in each ledger");
+        await Parallel.ForEachAsync(Enumerable.Range(0, options.Accounts), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken },
+            async (i, ct) =>
+            {
+                await api.OpenAccount("A", $"{run}-{i}", 1_000_000m, ct);
+                await api.OpenAccount("B", $"{run}-{i}", 0m, ct);
+            });
+
+        var ceilings = options.Ceilings ? await Ceilings.Measure(system, s => Progress(options, s), cancellationToken) : null;
+
+        Progress(options, $"submitting {options.Transfers} transfers at concurrency {options.Concurrency}");
+        var counters = await Counters.Read(system, db, cancellationToken);
+        var submitted = new ConcurrentDictionary<Guid, long>();
+        var histogram = new LongHistogram(TimeStamp.Minutes(10), 3);
+        var completed = new ConcurrentDictionary<Guid, (string State, DateTimeOffset At)>();
+        using var watch = new CancellationTokenSource();
+        var observer = Observe(db, submitted, completed, watch.Token);
+        var started = Stopwatch.GetTimestamp();
+        var startedAt = DateTimeOffset.UtcNow;
+        var next = -1;
+        using var stopFaults = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var faultTask = faults?.Invoke(stopFaults.Token) ?? Task.CompletedTask;
+
+        await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(async _ =>
+        {
+            var random = new Random();
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < options.Transfers)
+            {
+                var from = random.NextDouble() < options.Hot ? 0 : random.Next(options.Accounts);
+                var to = random.Next(options.Accounts);
+                var key = $"{run}-{i}";
+                var at = DateTimeOffset.UtcNow;
+                var id = await SubmitWithRetries(api, key, $"{run}-{from}", $"{run}-{to}", cancellationToken);
+                if (id is { } accepted)
+                {
+                    submitted.TryAdd(accepted, at.UtcTicks);
+                }
+            }
+        }));
+        Progress(options, "waiting until every transfer is final");
+        var deadline = DateTime.UtcNow.AddSeconds(faults is null ? 60 : 120);
+        while (DateTime.UtcNow < deadline && submitted.Keys.Any(id => !completed.ContainsKey(id)))
+        {
+            await Task.Delay(100, cancellationToken);
+        }
+        await stopFaults.CancelAsync();
+        await faultTask;
+        await watch.CancelAsync();
+        await observer;
+        var elapsed = Stopwatch.GetElapsedTime(started);
+
+        await Task.Delay(1500, cancellationToken); // RabbitMQ's statistics are collected every second
+        var after = await Counters.Read(system, db, cancellationToken);
+
+        var done = completed.Where(c => submitted.ContainsKey(c.Key) && c.Value.State == "Completed").ToList();
+        foreach (var (id, (_, at)) in done)
+        {
+            histogram.RecordValue(Math.Max(0, (at.UtcTicks - submitted[id]) / TimeSpan.TicksPerMicrosecond));
+        }
+        var lastCompletion = done.Count > 0 ? done.Max(d => d.Value.At) : DateTimeOffset.UtcNow;
+        var seconds = Math.Max(0.001, (lastCompletion - startedAt).TotalSeconds);
+        var n = Math.Max(1, submitted.Count);
+        var (conserved, duplicates) = await Reconcile(db, run, options.Accounts, done.Count, cancellationToken);
+        return new BenchResult(
+            options.Transfers, options.Concurrency, done.Count, submitted.Keys.Count(id => !completed.ContainsKey(id)),
+            done.Count / seconds,
+            Ms(histogram, 50), Ms(histogram, 95), Ms(histogram, 99), histogram.TotalCount > 0 ? histogram.GetMaxValue() / 1000.0 : 0,
+            (after.Published - counters.Published) / (double)n,
+            (after.Commits - counters.Commits - after.OwnQueries) / (double)n,
+            (after.WalFlushes - counters.WalFlushes) / (double)n,
+            after.Cpu.ToDictionary(c => c.Key, c => (c.Value - counters.Cpu.GetValueOrDefault(c.Key)) * 1000 / n),
+            conserved, duplicates, ceilings);
+    }
+
+    /// <summary>A client's retries: the same Idempotency-Key until the Api accepts or refuses for good.</summary>
+    private static async Task<Guid?> SubmitWithRetries(ApiClient api, string key, string from, string to, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                var result = await api.Submit(key, "A", from, "B", to, 1.00m, cancellationToken);
+                if (result.Id is { } id)
+                {
+                    return id;
+                }
+                if (result.Status is not (HttpStatusCode.ServiceUnavailable or HttpStatusCode.TooManyRequests or HttpStatusCode.InternalServerError))
+                {
+                    return null;
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                // the Api restarting: send the same request again
+            }
+            await Task.Delay(250, cancellationToken);
+        }
+        return null;
+    }
+
+    /// <summary>Watches the coordinator's transfer view for transfers reaching a final state.</summary>
+    private static async Task Observe(NpgsqlDataSource db, ConcurrentDictionary<Guid, long> submitted,
+        ConcurrentDictionary<Guid, (string, DateTimeOffset)> completed, CancellationToken cancellationToken)
+    {
+        var since = DateTimeOffset.UtcNow.AddMinutes(-1);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var command = db.CreateCommand(
+                    "select id, current_state, updated_at from saga.mt_doc_transfer where updated_at > $1 and current_state = any($2)");
+                command.Parameters.Add(new() { Value = since });
+                command.Parameters.Add(new() { Value = FinalStates });
+                var newest = since;
+                await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+                {
+                    while (await reader.ReadAsync(cancellationToken))
+                    {
+                        var at = reader.GetFieldValue<DateTimeOffset>(2);
+                        completed.TryAdd(reader.GetGuid(0), (reader.GetString(1), at));
+                        newest = at > newest ? at : newest;
+                    }
+                }
+                // Commits land slightly out of order of their timestamps: look back a little each time.
+                since = newest.AddSeconds(-2) > since ? newest.AddSeconds(-2) : since;
+                Counters.CountOwnQuery();
+                await Task.Delay(50, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (NpgsqlException)
+            {
+                await Task.Delay(500, CancellationToken.None); // PostgreSQL restarting (chaos)
+            }
+        }
+    }
+
+    /// <summary>Money conserved across both ledgers, and one credit per completed transfer, read from the ledgers' own tables.</summary>
+    public static async Task<(bool Conserved, long Duplicates)> Reconcile(NpgsqlDataSource db, string run, int accounts, int completed, CancellationToken cancellationToken)
+    {
+        await using var command = db.CreateCommand("""
+            select (select coalesce(sum(balance), 0) from ledger_a.accounts where account_id like $1)
+                 + (select coalesce(sum(balance), 0) from ledger_b.accounts where account_id like $1),
+                   (select coalesce(sum(balance), 0) from ledger_b.accounts where account_id like $1),
+                   (select coalesce(sum(amount), 0) from ledger_b.credits where account_id like $1 and purpose = 0),
+                   (select count(*) from ledger_b.credits where account_id like $1 and purpose = 0)
+            """);
+        command.Parameters.Add(new() { Value = run + "-%" });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var total = reader.GetDecimal(0);
+        var credited = reader.GetDecimal(1);
+        var recorded = reader.GetDecimal(2);
+        var credits = reader.GetInt64(3);
+        // Every balance increase in B is a recorded credit, and no transfer was credited twice.
+        var duplicates = Math.Max(0, credits - completed) + (credited != recorded ? 1 : 0);
+        return (total == accounts * 1_000_000m, duplicates);
+    }
+
+    public static void Print(BenchResult result, BenchOptions options)
+    {
+        if (options.Json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine(result.Line);
+            return;
+        }
+        var table = new Table().AddColumns("figure", "value");
+        table.AddRow("completed", $"{result.Completed} of {result.Transfers} ({result.NotFinal} not final)");
+        table.AddRow("completed transfers/s", $"{result.Tps:0}");
+        table.AddRow("latency submit→Completed p50 / p95 / p99 / max", $"{result.P50Ms:0.0} / {result.P95Ms:0.0} / {result.P99Ms:0.0} / {result.MaxMs:0.0} ms");
+        table.AddRow("broker messages per transfer", $"{result.MsgsPerTransfer:0.00}");
+        table.AddRow("PostgreSQL transactions per transfer (WAL flushes)", $"{result.CommitsPerTransfer:0.00} ({result.WalFlushesPerTransfer:0.00})");
+        foreach (var (process, cpu) in result.CpuSecondsPer1000)
+        {
+            table.AddRow($"CPU s per 1,000 transfers: {process}", $"{cpu:0.00}");
+        }
+        if (result.Ceilings is { } ceilings)
+        {
+            foreach (var (name, value) in ceilings)
+            {
+                table.AddRow($"ceiling: {name}", $"{value:0} /s (we: {result.Tps / value:P1} of it in transfers/s)");
+            }
+        }
+        table.AddRow("money conserved", result.Conserved ? "yes" : "NO");
+        table.AddRow("duplicate credits", result.Duplicates.ToString());
+        AnsiConsole.Write(table);
+        Console.WriteLine(result.Line);
+    }
+
+    private static double Ms(LongHistogram h, double percentile) => h.TotalCount > 0 ? h.GetValueAtPercentile(percentile) / 1000.0 : 0;
+
+    private static void Progress(BenchOptions options, string step)
+    {
+        if (!options.Json)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[grey]{step}[/]");
+        }
+    }
+}

@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using Spectre.Console;
+
+namespace Saga.Cli;
+
+/// <summary>
+/// A bench run under faults: kill -9 and restart a ledger, the coordinator and the Api; restart
+/// RabbitMQ and PostgreSQL; switch on B's transient failures. Then every transfer must be final,
+/// money conserved, no credit doubled. Exit non-zero on any violation.
+/// </summary>
+public static class Chaos
+{
+    public static async Task<int> Run(bool quick, CancellationToken cancellationToken)
+    {
+        var options = new BenchOptions(Transfers: quick ? 3000 : 20000, Concurrency: 32, Accounts: quick ? 200 : 1000, Hot: 0, Ceilings: false, Json: false);
+        await using var system = LocalSystem.Create(ledgerB: new() { ["Ledger__FaultInjection__Enabled"] = "true" });
+        await system.Start(s => AnsiConsole.MarkupLineInterpolated($"[grey]{s}[/]"), cancellationToken);
+        var injected = new List<string>();
+
+        async Task Faults(CancellationToken stop)
+        {
+            var random = new Random();
+            var faults = new List<(string Name, Func<Task> Inject)>
+            {
+                ("kill -9 ledger B and restart it", () => system.Restart(system.LedgerB, kill: true, stop)),
+                ("kill -9 the coordinator and restart it", () => system.Restart(system.Coordinator, kill: true, stop)),
+                ("kill -9 ledger A and restart it", () => system.Restart(system.LedgerA, kill: true, stop)),
+                ("kill -9 the Api and restart it", () => system.Restart(system.Api, kill: true, stop)),
+                ("restart RabbitMQ", () => Service(["/etc/init.d/rabbitmq-server", "restart"])),
+                ("restart PostgreSQL", () => Service(["pg_ctlcluster", "15", "main", "restart"])),
+                ("switch on B's transient credit failures (20%) and restart it", () =>
+                {
+                    system.LedgerB.Set("Ledger__FaultInjection__TransientFailureRate", "0.2");
+                    return system.Restart(system.LedgerB, kill: false, stop);
+                }),
+            };
+            foreach (var (name, inject) in faults.OrderBy(_ => random.Next()))
+            {
+                await Task.Delay(TimeSpan.FromSeconds(random.Next(quick ? 2 : 5, quick ? 5 : 12)), stop).ContinueWith(_ => { }, CancellationToken.None);
+                if (stop.IsCancellationRequested)
+                {
+                    return;
+                }
+                AnsiConsole.MarkupLineInterpolated($"[yellow]fault[/]: {name}");
+                injected.Add(name);
+                try
+                {
+                    await inject();
+                }
+                catch (Exception e)
+                {
+                    AnsiConsole.MarkupLineInterpolated($"[red]fault injection failed[/]: {e.Message}");
+                }
+            }
+        }
+
+        var result = await Bench.Measure(system, options, Faults, cancellationToken);
+        Bench.Print(result, options);
+        AnsiConsole.MarkupLine($"faults injected: {injected.Count}");
+        foreach (var fault in injected)
+        {
+            AnsiConsole.MarkupLineInterpolated($"  - {fault}");
+        }
+        var ok = result.Conserved && result.Duplicates == 0 && result.NotFinal == 0;
+        AnsiConsole.MarkupLine(ok
+            ? "[green]chaos passed[/]: every transfer final, money conserved, no duplicate credit"
+            : $"[red]chaos FAILED[/]: conserved={result.Conserved} duplicates={result.Duplicates} not final={result.NotFinal}");
+        return ok ? 0 : 1;
+    }
+
+    private static async Task Service(string[] command)
+    {
+        using var process = Process.Start(new ProcessStartInfo(command[0], command[1..]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{string.Join(' ', command)} exited with {process.ExitCode}: {await process.StandardError.ReadToEndAsync()}");
+        }
+    }
+}

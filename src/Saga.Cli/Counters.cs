@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Npgsql;
+
+namespace Saga.Cli;
+
+/// <summary>What the servers themselves count: RabbitMQ's published messages, PostgreSQL's transactions and WAL flushes, CPU per process.</summary>
+public sealed record Counters(long Published, long Commits, long WalFlushes, long OwnQueries, Dictionary<string, double> Cpu)
+{
+    private static long _ownQueries;
+
+    /// <summary>The bench's own queries are transactions too; they are taken out of the count.</summary>
+    public static void CountOwnQuery() => Interlocked.Increment(ref _ownQueries);
+
+    public static async Task<Counters> Read(LocalSystem system, NpgsqlDataSource db, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://{system.RabbitMq.Host}:{system.RabbitManagementPort}/") };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(Encoding.UTF8.GetBytes($"{system.RabbitMq.Username}:{system.RabbitMq.Password}")));
+        var vhost = await http.GetFromJsonAsync<JsonElement>($"api/vhosts/{Uri.EscapeDataString(system.RabbitMq.VirtualHost)}", cancellationToken);
+        var published = vhost.TryGetProperty("message_stats", out var stats) && stats.TryGetProperty("publish", out var p) ? p.GetInt64() : 0;
+
+        await using var command = db.CreateCommand(
+            "select xact_commit, (select wal_sync from pg_stat_wal) from pg_stat_database where datname = current_database()");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var commits = reader.GetInt64(0);
+        var walFlushes = reader.GetInt64(1);
+        CountOwnQuery();
+
+        var cpu = system.Hosts.ToDictionary(h => h.Name, h => h.CpuSeconds());
+        cpu["rabbitmq"] = ProcessesNamed("beam.smp");
+        cpu["postgresql"] = ProcessesNamed("postgres");
+        using var self = Process.GetCurrentProcess();
+        cpu["bench (client)"] = self.TotalProcessorTime.TotalSeconds;
+        return new Counters(published, commits, walFlushes, Interlocked.Read(ref _ownQueries), cpu);
+    }
+
+    /// <summary>CPU of every process with this command name: read only, for the report.</summary>
+    private static double ProcessesNamed(string comm)
+    {
+        double total = 0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                try
+                {
+                    if (File.ReadAllText(Path.Combine(dir, "comm")).Trim() == comm)
+                    {
+                        total += ProcCpu.Seconds(pid);
+                    }
+                }
+                catch (IOException)
+                {
+                }
+            }
+        }
+        return total;
+    }
+}

@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+
+namespace Saga.Cli;
+
+/// <summary>
+/// One deployable host started as its own process from its build output, as it runs in production;
+/// stopped by the process id it was given, never by name. Used by the CLI and by the end-to-end tests.
+/// </summary>
+public sealed class HostProcess(string name, string project, IReadOnlyDictionary<string, string> environment, string logDirectory) : IAsyncDisposable
+{
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(2) };
+    private readonly Dictionary<string, string> _environment = new(environment);
+    private Process? _process;
+
+    public string Name => name;
+    public int Port { get; } = FreePort();
+    public int? Pid => _process is { HasExited: false } p ? p.Id : null;
+    public string LogFile { get; } = Path.Combine(logDirectory, $"{name}.log");
+    public string BaseAddress => $"http://127.0.0.1:{Port}";
+
+    /// <summary>Environment for the next start (e.g. switching a fault on for a restart).</summary>
+    public void Set(string key, string value) => _environment[key] = value;
+
+    public async Task Start(CancellationToken cancellationToken = default)
+    {
+        var info = new ProcessStartInfo("dotnet", Binary(project)) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (key, value) in _environment)
+        {
+            info.Environment[key] = value;
+        }
+        info.Environment["Urls"] = BaseAddress;
+        info.Environment.TryAdd("DOTNET_ENVIRONMENT", "Development");
+        Directory.CreateDirectory(logDirectory);
+        var log = new StreamWriter(LogFile, append: true) { AutoFlush = true };
+        _process = Process.Start(info)!;
+        _process.OutputDataReceived += (_, e) => Write(log, e.Data);
+        _process.ErrorDataReceived += (_, e) => Write(log, e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"{name} exited with code {_process.ExitCode}; see {LogFile}");
+            }
+            try
+            {
+                if ((await Http.GetAsync($"{BaseAddress}/health/ready", cancellationToken)).StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+            }
+            await Task.Delay(100, cancellationToken);
+        }
+        throw new TimeoutException($"{name} did not become ready in 90 s; see {LogFile}");
+    }
+
+    /// <summary>kill -9: no graceful shutdown, no chance to finish what it was doing.</summary>
+    public void Kill()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit();
+        }
+    }
+
+    /// <summary>SIGTERM, then SIGKILL if it has not stopped in 30 s.</summary>
+    public async Task Stop()
+    {
+        if (_process is { HasExited: false } p)
+        {
+            Process.Start("kill", ["-TERM", p.Id.ToString()])?.WaitForExit();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            try
+            {
+                await p.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Kill();
+            }
+        }
+    }
+
+    /// <summary>CPU seconds the process has used so far (user + system), from /proc.</summary>
+    public double CpuSeconds() => Pid is { } pid ? ProcCpu.Seconds(pid) : 0;
+
+    public async ValueTask DisposeAsync()
+    {
+        await Stop();
+        _process?.Dispose();
+    }
+
+    private static void Write(StreamWriter log, string? line)
+    {
+        if (line is not null)
+        {
+            lock (log)
+            {
+                log.WriteLine(line);
+            }
+        }
+    }
+
+    private static string Binary(string project)
+    {
+        // <repo>/{src,tests}/<caller>/bin/<Configuration>/net10.0 → <repo>/src/<project>/bin/<Configuration>/net10.0/<project>.dll
+        var configuration = Assembly.GetEntryAssembly()?.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration
+                            ?? typeof(HostProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()!.Configuration;
+        var root = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", ".."));
+        var path = Path.Combine(root, "src", project, "bin", configuration, "net10.0", project + ".dll");
+        return File.Exists(path) ? path : throw new FileNotFoundException($"{project} is not built at {path}");
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}
+
+/// <summary>CPU time of a process from /proc/{pid}/stat (Linux).</summary>
+public static class ProcCpu
+{
+    private static readonly double TicksPerSecond = 100; // USER_HZ on Linux
+
+    public static double Seconds(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11]) + long.Parse(fields[12])) / TicksPerSecond; // utime, stime
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using Npgsql;
+using Saga.Components.Hosting;
+
+namespace Saga.Cli;
+
+/// <summary>
+/// The servers (through infra/up.sh) and the four hosts as local processes: coordinator, ledger A,
+/// ledger B and the Api. Their process ids go to .run/pids so infra/down.sh stops exactly these.
+/// </summary>
+public sealed class LocalSystem : IAsyncDisposable
+{
+    private readonly string _runDirectory;
+
+    private LocalSystem(string root, Dictionary<string, string> coordinator, Dictionary<string, string> ledgerA, Dictionary<string, string> ledgerB,
+        Dictionary<string, string> api)
+    {
+        Root = root;
+        _runDirectory = Path.Combine(root, ".run");
+        var logs = Path.Combine(_runDirectory, "logs");
+        Coordinator = new HostProcess("coordinator", "Saga.Coordinator", coordinator, logs);
+        LedgerA = new HostProcess("ledger-a", "Saga.Ledger", With(ledgerA, "Ledger__Id", "A"), logs);
+        LedgerB = new HostProcess("ledger-b", "Saga.Ledger", With(ledgerB, "Ledger__Id", "B"), logs);
+        Api = new HostProcess("api", "Saga.Api", api, logs);
+    }
+
+    public string Root { get; }
+    public HostProcess Coordinator { get; }
+    public HostProcess LedgerA { get; }
+    public HostProcess LedgerB { get; }
+    public HostProcess Api { get; }
+    public IReadOnlyList<HostProcess> Hosts => [Coordinator, LedgerA, LedgerB, Api];
+
+    public PostgresOptions Postgres { get; } = new()
+    {
+        Host = Env("Postgres__Host", "127.0.0.1"), Port = int.Parse(Env("Postgres__Port", "5432")), Database = Env("Postgres__Database", "saga"),
+        Username = Env("Postgres__Username", "saga"), Password = Env("Postgres__Password", "saga"),
+    };
+
+    public RabbitMqOptions RabbitMq { get; } = new()
+    {
+        Host = Env("RabbitMq__Host", "127.0.0.1"), Port = ushort.Parse(Env("RabbitMq__Port", "5672")), VirtualHost = Env("RabbitMq__VirtualHost", "saga"),
+        Username = Env("RabbitMq__Username", "saga"), Password = Env("RabbitMq__Password", "saga"),
+    };
+
+    public int RabbitManagementPort { get; } = int.Parse(Env("RabbitMq__ManagementPort", "15672"));
+
+    public static LocalSystem Create(
+        Dictionary<string, string>? coordinator = null, Dictionary<string, string>? ledgerA = null, Dictionary<string, string>? ledgerB = null,
+        Dictionary<string, string>? api = null) =>
+        new(FindRoot(), coordinator ?? [], ledgerA ?? [], ledgerB ?? [], api ?? []);
+
+    /// <summary>infra/up.sh, then every host, waiting until each is ready.</summary>
+    public async Task Start(Action<string> progress, CancellationToken cancellationToken = default)
+    {
+        progress("starting RabbitMQ and PostgreSQL (infra/up.sh)");
+        var up = Process.Start(new ProcessStartInfo("bash", [Path.Combine(Root, "infra", "up.sh")]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var output = await up.StandardOutput.ReadToEndAsync(cancellationToken) + await up.StandardError.ReadToEndAsync(cancellationToken);
+        await up.WaitForExitAsync(cancellationToken);
+        if (up.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"infra/up.sh failed:\n{output}");
+        }
+        progress("starting the coordinator and ledgers A and B");
+        await Task.WhenAll(Coordinator.Start(cancellationToken), LedgerA.Start(cancellationToken), LedgerB.Start(cancellationToken));
+        progress("starting the Api");
+        await Api.Start(cancellationToken);
+        RecordPids();
+    }
+
+    public async Task Restart(HostProcess host, bool kill, CancellationToken cancellationToken = default)
+    {
+        if (kill)
+        {
+            host.Kill();
+        }
+        else
+        {
+            await host.Stop();
+        }
+        await host.Start(cancellationToken);
+        RecordPids();
+    }
+
+    public NpgsqlDataSource OpenDatabase() => NpgsqlDataSource.Create(Postgres.ConnectionString);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Task.WhenAll(Hosts.Select(h => h.DisposeAsync().AsTask()));
+        File.Delete(Path.Combine(_runDirectory, "pids"));
+    }
+
+    private void RecordPids()
+    {
+        Directory.CreateDirectory(_runDirectory);
+        File.WriteAllLines(Path.Combine(_runDirectory, "pids"), Hosts.Where(h => h.Pid is not null).Select(h => $"{h.Pid} {h.Name}"));
+    }
+
+    private static Dictionary<string, string> With(Dictionary<string, string> env, string key, string value) => new(env) { [key] = value };
+
+    private static string Env(string name, string fallback) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : fallback;
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Saga.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException("Run the CLI from the repository: `dotnet run -c Release --project src/Saga.Cli -- <verb>`.");
+    }
+}
