@@ -79,11 +79,20 @@ if ! command -v rabbitmqctl >/dev/null; then
     || fail "apt-get install rabbitmq-server"
 fi
 rabbit_conf=/etc/rabbitmq/rabbitmq.conf
-want_rabbit=$'listeners.tcp.default = '"$RabbitMq__Host:$RabbitMq__Port"$'\nmanagement.tcp.ip = 127.0.0.1\nmanagement.tcp.port = '"$RabbitMq__ManagementPort"$'\nloopback_users = none\ncollect_statistics_interval = 1000'
+want_rabbit=$'listeners.tcp.default = '"$RabbitMq__Host:$RabbitMq__Port"$'\nmanagement.tcp.ip = 127.0.0.1\nmanagement.tcp.port = '"$RabbitMq__ManagementPort"$'\nloopback_users = none'
 if [ ! -f "$rabbit_conf" ] || [ "$(cat "$rabbit_conf")" != "$want_rabbit" ]; then
   printf '%s\n' "$want_rabbit" > "$rabbit_conf"
   grep -q '^ERL_EPMD_ADDRESS' /etc/rabbitmq/rabbitmq-env.conf 2>/dev/null || echo 'ERL_EPMD_ADDRESS=127.0.0.1' >> /etc/rabbitmq/rabbitmq-env.conf
   rabbitmqctl -q status >/dev/null 2>&1 && { say "restarting RabbitMQ for its new configuration"; /etc/init.d/rabbitmq-server stop >/dev/null || true; }
+fi
+# Erlang schedulers spin while idle by default; on a small machine shared with the hosts and PostgreSQL
+# that spinning takes CPU the transfer path needs.
+rabbit_env=/etc/rabbitmq/rabbitmq-env.conf
+want_erl='SERVER_ADDITIONAL_ERL_ARGS="+sbwt none +sbwtdcpu none +sbwtdio none"'
+if ! grep -qxF "$want_erl" "$rabbit_env" 2>/dev/null; then
+  sed -i '/^SERVER_ADDITIONAL_ERL_ARGS=/d' "$rabbit_env" 2>/dev/null || true
+  echo "$want_erl" >> "$rabbit_env"
+  rabbitmqctl -q status >/dev/null 2>&1 && { say "restarting RabbitMQ for its new scheduler settings"; /etc/init.d/rabbitmq-server stop >/dev/null || true; }
 fi
 if ! rabbitmqctl -q status >/dev/null 2>&1; then
   say "starting RabbitMQ"

@@ -110,7 +110,7 @@ public static class Bench
         await observer;
         var elapsed = Stopwatch.GetElapsedTime(started);
 
-        await Task.Delay(1500, cancellationToken); // RabbitMQ's statistics are collected every second
+        await Task.Delay(5500, cancellationToken); // RabbitMQ's statistics are collected every 5 s
         var after = await Counters.Read(system, db, cancellationToken);
 
         var done = completed.Where(c => submitted.ContainsKey(c.Key) && c.Value.State == "Completed").ToList();

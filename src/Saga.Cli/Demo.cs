@@ -118,15 +118,16 @@ public static class Demo
     private static string Describe(Dictionary<string, decimal> balances) =>
         string.Join(", ", balances.Select(b => $"{b.Key.Split('-')[0]} {b.Value:0.00}")) + $" (total {balances.Values.Sum():0.00})";
 
-    private static async Task<long> ErrorQueueDepth(LocalSystem system)
+    private static async Task<uint> ErrorQueueDepth(LocalSystem system)
     {
-        using var http = new HttpClient { BaseAddress = new Uri($"http://{system.RabbitMq.Host}:{system.RabbitManagementPort}/") };
-        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
-            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{system.RabbitMq.Username}:{system.RabbitMq.Password}")));
-        await Task.Delay(1100); // the broker's statistics are refreshed every second
-        var queue = await System.Net.Http.Json.HttpClientJsonExtensions.GetFromJsonAsync<System.Text.Json.JsonElement>(http,
-            $"api/queues/{Uri.EscapeDataString(system.RabbitMq.VirtualHost)}/ledger-b_error");
-        return queue.TryGetProperty("messages", out var m) ? m.GetInt64() : 0;
+        var factory = new RabbitMQ.Client.ConnectionFactory
+        {
+            HostName = system.RabbitMq.Host, Port = system.RabbitMq.Port, VirtualHost = system.RabbitMq.VirtualHost,
+            UserName = system.RabbitMq.Username, Password = system.RabbitMq.Password,
+        };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        return (await channel.QueueDeclarePassiveAsync("ledger-b_error")).MessageCount;
     }
 
     private static void Report(string invariant, bool holds) =>

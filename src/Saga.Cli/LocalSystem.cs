@@ -18,6 +18,10 @@ public sealed class LocalSystem : IAsyncDisposable
         Root = root;
         _runDirectory = Path.Combine(root, ".run");
         var logs = Path.Combine(_runDirectory, "logs");
+        if (Directory.Exists(logs))
+        {
+            Directory.Delete(logs, recursive: true); // each run's logs on their own
+        }
         Coordinator = new HostProcess("coordinator", "Saga.Coordinator", coordinator, logs);
         LedgerA = new HostProcess("ledger-a", "Saga.Ledger", With(ledgerA, "Ledger__Id", "A"), logs);
         LedgerB = new HostProcess("ledger-b", "Saga.Ledger", With(ledgerB, "Ledger__Id", "B"), logs);

@@ -24,7 +24,9 @@ builder.Services.AddMassTransit(x =>
     x.UsingSagaRabbitMq(builder.Configuration);
 });
 
+builder.Services.AddSagaTelemetry(builder.Configuration, "saga-ledger");
 builder.Services.AddSagaHealthChecks();
 var app = builder.Build();
 app.MapSagaHealth();
+app.MapSagaMetrics();
 app.Run();

@@ -49,6 +49,7 @@ public static class HostingExtensions
                 h.Password(options.Password);
                 h.PublisherConfirmation = true;
             });
+            cfg.PrefetchCount = options.PrefetchCount;
             cfg.UseMessageScheduler(SchedulerAddress);
             configure?.Invoke(context, cfg);
             cfg.ConfigureEndpoints(context);

@@ -13,6 +13,13 @@ public sealed class RabbitMqOptions
     public string Username { get; set; } = "saga";
     public string Password { get; set; } = "saga";
 
+    /// <summary>
+    /// Messages each endpoint takes at once. Consumers on the transfer path wait on round trips (the
+    /// producer waits for the half message's acknowledgement), so a small figure caps throughput: the
+    /// default of MassTransit held the whole system near 130 transfers/s here.
+    /// </summary>
+    public int PrefetchCount { get; set; } = 256;
+
     /// <summary>Declare the transfer and ledger queues as quorum queues: worth it on a cluster of three or more nodes.</summary>
     public bool QuorumQueues { get; set; }
 }
@@ -29,6 +36,9 @@ public sealed class PostgresOptions
     public string Password { get; set; } = "saga";
     public int MaxPoolSize { get; set; } = 64;
 
+    /// <summary>TLS to PostgreSQL: Disable on loopback (it cost a third of the database path's CPU here); Require across a network.</summary>
+    public SslMode SslMode { get; set; } = SslMode.Disable;
+
     public string ConnectionString => new NpgsqlConnectionStringBuilder
     {
         Host = Host,
@@ -37,8 +47,12 @@ public sealed class PostgresOptions
         Username = Username,
         Password = Password,
         MaxPoolSize = MaxPoolSize,
+        SslMode = SslMode,
         // Statements on the transfer path are few and repeated: let Npgsql prepare them once per connection.
         MaxAutoPrepare = 32,
         AutoPrepareMinUsages = 2,
+        // Nothing here changes session state, so a pooled connection needs no reset: profiling showed the
+        // reset (RESET ALL; UNLISTEN ...) as half of all statements PostgreSQL ran for a transfer.
+        NoResetOnClose = true,
     }.ConnectionString;
 }

@@ -1,5 +1,4 @@
 using MassTransit.Logging;
-using MassTransit.Monitoring;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -21,21 +20,19 @@ public static class Telemetry
     public static IServiceCollection AddSagaTelemetry(this IServiceCollection services, IConfiguration configuration, string serviceName)
     {
         var otlp = configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] is { Length: > 0 };
-        services.AddOpenTelemetry()
-            .ConfigureResource(r => r.AddService(serviceName))
-            .WithTracing(t =>
-            {
-                t.AddAspNetCoreInstrumentation(o => o.Filter = http => !http.Request.Path.StartsWithSegments("/health") && !http.Request.Path.StartsWithSegments("/metrics"));
-                t.AddSource(DiagnosticHeaders.DefaultListenerName, "Npgsql");
-                if (otlp)
-                {
-                    t.AddOtlpExporter();
-                }
-            })
-            .WithMetrics(m =>
+        var telemetry = services.AddOpenTelemetry().ConfigureResource(r => r.AddService(serviceName));
+        // Spans are recorded only when something receives them: with no exporter, listening costs CPU for nothing.
+        if (otlp)
+        {
+            telemetry.WithTracing(t => t
+                .AddAspNetCoreInstrumentation(o => o.Filter = http => !http.Request.Path.StartsWithSegments("/health") && !http.Request.Path.StartsWithSegments("/metrics"))
+                .AddSource(DiagnosticHeaders.DefaultListenerName, "Npgsql")
+                .AddOtlpExporter());
+        }
+        telemetry.WithMetrics(m =>
             {
                 m.AddAspNetCoreInstrumentation();
-                m.AddMeter(InstrumentationOptions.MeterName, SagaMeter);
+                m.AddMeter(SagaMeter);
                 m.AddPrometheusExporter();
                 if (otlp)
                 {

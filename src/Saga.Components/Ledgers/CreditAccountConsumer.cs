@@ -23,7 +23,7 @@ public sealed class CreditAccountConsumer(
         faults.BeforeCredit(credit);
 
         var applied = await ledger.Credit(credit.TransferId, credit.Purpose, credit.Account.AccountId, credit.Amount, context.CancellationToken);
-        logger.LogInformation(applied ? "Credited {Account} {Amount} ({Purpose})" : "Credit to {Account} {Amount} ({Purpose}) was applied before",
+        logger.LogDebug(applied ? "Credited {Account} {Amount} ({Purpose})" : "Credit to {Account} {Amount} ({Purpose}) was applied before",
             credit.Account, credit.Amount, credit.Purpose);
 
         var coordinator = await context.GetSendEndpoint(options.Value.CoordinatorAddress);

@@ -60,7 +60,7 @@ public sealed class SubmitTransferConsumer(
             await context.RespondAsync(new TransferRejected(transfer.TransferId, "this transfer id was used for a different transfer"));
             return;
         }
-        logger.LogInformation("Local transaction {Outcome} {Reason}", local.Outcome, local.Reason);
+        logger.LogDebug("Local transaction {Outcome} {Reason}", local.Outcome, local.Reason);
 
         if (faults.Value.Enabled && FaultInjectionOptions.Matches(faults.Value.SkipCommitFrom, transfer.From.AccountId))
         {

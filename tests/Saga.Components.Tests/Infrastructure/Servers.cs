@@ -21,6 +21,7 @@ public static class Servers
         Username = Env("Postgres__Username", "saga"),
         Password = Env("Postgres__Password", "saga"),
         MaxPoolSize = 50,
+        SslMode = SslMode.Disable,
     }.ConnectionString;
 
     public static string RabbitHost => Env("RabbitMq__Host", "127.0.0.1");
