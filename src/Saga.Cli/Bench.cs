@@ -126,7 +126,7 @@ public static class Bench
             options.Transfers, options.Concurrency, done.Count, submitted.Keys.Count(id => !completed.ContainsKey(id)),
             done.Count / seconds,
             Ms(histogram, 50), Ms(histogram, 95), Ms(histogram, 99), histogram.TotalCount > 0 ? histogram.GetMaxValue() / 1000.0 : 0,
-            (after.Published - counters.Published) / (double)n,
+            after.Published >= counters.Published ? (after.Published - counters.Published) / (double)n : -1, // -1: the broker restarted, its count with it
             (after.Commits - counters.Commits - after.OwnQueries) / (double)n,
             (after.WalFlushes - counters.WalFlushes) / (double)n,
             after.Cpu.ToDictionary(c => c.Key, c => (c.Value - counters.Cpu.GetValueOrDefault(c.Key)) * 1000 / n),
@@ -233,7 +233,7 @@ public static class Bench
         table.AddRow("completed", $"{result.Completed} of {result.Transfers} ({result.NotFinal} not final)");
         table.AddRow("completed transfers/s", $"{result.Tps:0}");
         table.AddRow("latency submit→Completed p50 / p95 / p99 / max", $"{result.P50Ms:0.0} / {result.P95Ms:0.0} / {result.P99Ms:0.0} / {result.MaxMs:0.0} ms");
-        table.AddRow("broker messages per transfer", $"{result.MsgsPerTransfer:0.00}");
+        table.AddRow("broker messages per transfer", result.MsgsPerTransfer >= 0 ? $"{result.MsgsPerTransfer:0.00}" : "n/a (the broker restarted)");
         table.AddRow("PostgreSQL transactions per transfer (WAL flushes)", $"{result.CommitsPerTransfer:0.00} ({result.WalFlushesPerTransfer:0.00})");
         foreach (var (process, cpu) in result.CpuSecondsPer1000)
         {

@@ -23,7 +23,8 @@ public sealed record CheckBackSent(int Attempt, DateTimeOffset At, DateTimeOffse
 
 public sealed record CheckBackAnswered(int Attempt, string Outcome, string? Reason, DateTimeOffset At);
 
-public sealed record CreditRequested(string Purpose, string Ledger, string Account, decimal Amount, DateTimeOffset At);
+/// <summary>A credit sent; if it is not confirmed by <see cref="ResendAt"/>, the scan has it sent again (it is idempotent).</summary>
+public sealed record CreditRequested(string Purpose, string Ledger, string Account, decimal Amount, DateTimeOffset At, DateTimeOffset? ResendAt = null);
 
 public sealed record CreditConfirmed(string Purpose, DateTimeOffset At, int Retries = 0);
 

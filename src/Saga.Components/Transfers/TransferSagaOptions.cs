@@ -17,6 +17,12 @@ public sealed class TransferSagaOptions
     /// <summary>Check-backs before the transfer needs attention (RocketMQ: 15).</summary>
     public int MaxCheckBacks { get; set; } = 15;
 
+    /// <summary>
+    /// A credit not confirmed after this long is sent again by the scan (the ledger applies it once):
+    /// the broker's at-least-once delivery, kept even if a confirmation is lost.
+    /// </summary>
+    public TimeSpan CreditResendTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Queue of a ledger's service: the prefix followed by the ledger id in lower case.</summary>
     public string LedgerQueuePrefix { get; set; } = "ledger-";
 

@@ -29,7 +29,10 @@ public sealed class TransferState : SagaStateMachineInstance
     public int CheckBacks { get; set; }
     public int CheckBackLimit { get; set; }
 
-    /// <summary>When the check-back scan should next ask the producer; null once the outcome is known.</summary>
+    /// <summary>
+    /// When the scan should next act: ask the producer (Prepared), or send an unconfirmed credit again
+    /// (Committed, Refunding); null when the transfer waits on nothing.
+    /// </summary>
     public DateTimeOffset? NextCheckBackAt { get; set; }
 
     public int CreditAttempts { get; set; }
@@ -82,14 +85,17 @@ public sealed class TransferState : SagaStateMachineInstance
                 break;
             case CreditRequested c:
                 CreditAttempts++;
+                NextCheckBackAt = c.ResendAt;
                 UpdatedAt = c.At;
                 break;
             case CreditConfirmed c:
                 Reason = null;
+                NextCheckBackAt = null;
                 Become(c.Purpose == nameof(CreditPurpose.Refund) ? TransferStates.Refunded : TransferStates.Completed, c.At);
                 break;
             case CreditFailed f:
                 Reason = f.Reason;
+                NextCheckBackAt = null;
                 UpdatedAt = f.At;
                 break;
             case TransferNeedsAttention n:

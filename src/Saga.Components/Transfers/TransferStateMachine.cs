@@ -101,6 +101,10 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
             When(Credited, c => c.Message.Purpose == CreditPurpose.Transfer)
                 .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Transfer), Now, c.Message.Retries)))
                 .TransitionTo(Completed),
+            // No confirmation in time (a lost message, a scheduler that was down): the scan has the credit sent again.
+            When(CheckBackDue, c => Due(c.Saga))
+                .Then(RequestCredit)
+                .Send(c => DestinationLedger(c.Saga), c => CreditFor(c.Saga)),
             // 5. The credit failed after all retries: a person decides.
             When(CreditFaulted, c => c.Message.Message.Purpose == CreditPurpose.Transfer)
                 .Then(c => c.Saga.Record(new CreditFailed(nameof(CreditPurpose.Transfer), FaultReason(c.Message), Now)))
@@ -109,6 +113,9 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
 
         // A refund (a compensating credit to the source account) is in flight.
         During(Refunding,
+            When(CheckBackDue, c => Due(c.Saga))
+                .Then(RequestRefund)
+                .Send(c => SourceLedger(c.Saga), c => RefundFor(c.Saga)),
             When(Credited, c => c.Message.Purpose == CreditPurpose.Refund)
                 .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Refund), Now, c.Message.Retries)))
                 .TransitionTo(Refunded),
@@ -145,9 +152,9 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
                     "the source ledger's debit is known to have committed: retry the credit or refund instead")),
             When(RefundAsked, c => c.Saga.DebitCommitted)
                 .Then(c => c.Saga.Record(new RefundRequested(c.Message.Operator, c.Message.Reason, Now)))
-                .Then(c => c.Saga.Record(new CreditRequested(nameof(CreditPurpose.Refund), c.Saga.FromLedger, c.Saga.FromAccount, c.Saga.Amount, Now)))
+                .Then(RequestRefund)
                 .TransitionTo(Refunding)
-                .Send(c => SourceLedger(c.Saga), c => new CreditAccount(c.Saga.CorrelationId, c.Saga.From, c.Saga.Amount, c.Saga.Currency, CreditPurpose.Refund))
+                .Send(c => SourceLedger(c.Saga), c => RefundFor(c.Saga))
                 .Respond(c => new RepairAccepted(c.Saga.CorrelationId, c.Saga.CurrentState)),
             When(RefundAsked, c => !c.Saga.DebitCommitted)
                 .Respond(c => new RepairRejected(c.Saga.CorrelationId, c.Saga.CurrentState,
@@ -179,7 +186,8 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
                 .Respond(c => c.Saga.ToStatus()));
         IgnoreElsewhere(Commit, Prepared, Committed, RolledBack);
         IgnoreElsewhere(Rollback, Prepared);
-        IgnoreElsewhere(CheckBackDue, Prepared);
+        IgnoreElsewhere(CheckBackDue, Prepared, Committed, Refunding);
+        During(Committed, Refunding, When(CheckBackDue, c => !Due(c.Saga)).Then(c => Ignore(c, "the credit is not overdue")));
         IgnoreElsewhere(CheckBackAnswered, Prepared, Committed);
         IgnoreElsewhere(Credited, Prepared, Committed, Refunding, NeedsAttention);
         IgnoreElsewhere(CreditFaulted, Committed, Refunding);
@@ -221,7 +229,14 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
     private static CreditAccount CreditFor(TransferState s) => new(s.CorrelationId, s.To, s.Amount, s.Currency);
 
     private void RequestCredit<T>(BehaviorContext<TransferState, T> c) where T : class =>
-        c.Saga.Record(new CreditRequested(nameof(CreditPurpose.Transfer), c.Saga.ToLedger, c.Saga.ToAccount, c.Saga.Amount, Now));
+        c.Saga.Record(new CreditRequested(nameof(CreditPurpose.Transfer), c.Saga.ToLedger, c.Saga.ToAccount, c.Saga.Amount, Now, Now + _options.CreditResendTimeout));
+
+    private void RequestRefund<T>(BehaviorContext<TransferState, T> c) where T : class =>
+        c.Saga.Record(new CreditRequested(nameof(CreditPurpose.Refund), c.Saga.FromLedger, c.Saga.FromAccount, c.Saga.Amount, Now, Now + _options.CreditResendTimeout));
+
+    private bool Due(TransferState s) => s.NextCheckBackAt is { } due && due <= Now;
+
+    private static CreditAccount RefundFor(TransferState s) => new(s.CorrelationId, s.From, s.Amount, s.Currency, CreditPurpose.Refund);
 
     private void RecordAnswer(BehaviorContext<TransferState, LocalTransactionChecked> c) =>
         c.Saga.Record(new CheckBackAnswered(c.Message.Attempt, c.Message.Outcome.ToString(), c.Message.Reason, Now));

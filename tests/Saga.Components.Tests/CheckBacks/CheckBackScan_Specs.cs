@@ -32,8 +32,30 @@ public sealed class CheckBackScan_Specs : IAsyncLifetime
         await using var s = await Start(_schema);
         var id = await s.Committed();
 
+        Assert.Equal(0, await s.CheckBackDueScan(s.Options.CreditResendTimeout - TimeSpan.FromSeconds(1)));
+        await s.Send(new AccountCredited(id, Bob, 100m));
+        await s.InState(id, s.Machine.Completed);
+
         Assert.Equal(0, await s.CheckBackDueScan(TimeSpan.FromDays(1)));
         Assert.Null((await s.Load(id))!.NextCheckBackAt);
+        Assert.Empty(s.ChecksSent(id));
+    }
+
+    [Fact]
+    public async Task A_credit_never_confirmed_is_sent_again_when_overdue_and_only_then()
+    {
+        await using var s = await Start(_schema);
+        var id = await s.Committed();
+
+        Assert.Equal(1, await s.CheckBackDueScan(s.Options.CreditResendTimeout));
+        await s.Until(id, e => e.OfType<CreditRequested>().Count() == 2, "credit requested again");
+        await s.Send(new CheckBackDue(id, 1)); // a repeated scan message: the credit is no longer overdue
+        await s.Until(id, e => e.OfType<MessageIgnored>().Any(), "repeat recorded");
+
+        Assert.Equal(2, s.CreditsSent(id).Count);
+        Assert.Single(s.CreditsSent(id).Distinct()); // the same idempotent credit
+        await s.Send(new AccountCredited(id, Bob, 100m));
+        await s.InState(id, s.Machine.Completed);
     }
 
     [Fact]

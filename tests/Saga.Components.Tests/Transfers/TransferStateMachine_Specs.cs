@@ -133,7 +133,7 @@ public sealed class TransferStateMachine_Specs(PostgresSchema schema) : IClassFi
         await s.InState(id, s.Machine.NeedsAttention);
         Assert.Equal(3, s.ChecksSent(id).Count);
         Assert.Contains("after 3 check-backs", (await s.Load(id))!.Reason);
-        Assert.Equal(0, await s.CheckBackDueScan(TimeSpan.FromHours(1))); // nothing more is asked
+        Assert.Null((await s.Load(id))!.NextCheckBackAt); // nothing more is asked
 
         var answer = await s.Harness.GetRequestClient<RecheckTransfer>()
             .GetResponse<RepairAccepted, RepairRejected>(new RecheckTransfer(id, "ops@example", "ledger A is back"));
