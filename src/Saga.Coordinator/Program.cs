@@ -18,10 +18,14 @@ builder.Services.AddMarten(o => TransferEventStore.Configure(o, postgres.Connect
 builder.Services.Configure<TransferSagaOptions>(builder.Configuration.GetSection(TransferSagaOptions.Section));
 builder.Services.AddCheckBackScan(builder.Configuration);
 
-// The transfer saga on its queue, "transfers".
+// The durable scheduler (Quartz on PostgreSQL) for rare delayed work: scheduled redelivery of credits.
+builder.Services.AddDurableScheduler(postgres.ConnectionString);
+
+// The transfer saga on its queue, "transfers"; the scheduler on "scheduler".
 builder.Services.AddMassTransit(x =>
 {
     x.AddSagaStateMachine<TransferStateMachine, TransferState, TransferStateDefinition>().EventSourcedRepository();
+    x.AddDurableSchedulerConsumers();
     x.UsingSagaRabbitMq(builder.Configuration);
 });
 

@@ -63,7 +63,8 @@ public sealed class SagaSystem : IAsyncLifetime
         LedgerB = new HostProcess("ledger-b", "Saga.Ledger", With(common, new()
         {
             ["Ledger__Id"] = "B", ["Ledger__FaultInjection__Enabled"] = "true", ["Ledger__FaultInjection__FailTransientlyTo__0"] = "flaky",
-            ["Ledger__FaultInjection__TransientFailures"] = "2", ["Ledger__CreditRedelivery__0"] = "00:00:01",
+            ["Ledger__FaultInjection__TransientFailures"] = "2", ["Ledger__FaultInjection__FailTransientlyTo__1"] = "stubborn:6",
+            ["Ledger__CreditRedelivery__0"] = "00:00:01", ["Ledger__CreditRedelivery__1"] = "00:00:02",
         }), logs);
         await Task.WhenAll(Coordinator.Start(), LedgerA.Start(), LedgerB.Start());
 

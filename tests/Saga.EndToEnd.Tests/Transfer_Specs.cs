@@ -64,6 +64,20 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
     }
 
     [Fact]
+    public async Task A_credit_failing_past_the_in_process_retries_is_redelivered_later_through_the_durable_scheduler()
+    {
+        var alice = await system.OpenAccount("A", "alice", 1000m);
+        var stubborn = await system.OpenNamedAccount("B", "stubborn", 0m); // fails 6 times: more than the 4 attempts in process
+        var before = await system.Balance(stubborn);
+        var id = NewId.NextGuid();
+
+        await system.Submit(id, alice, stubborn, 100m);
+
+        await system.UntilState(id, TransferStates.Completed);
+        Assert.Equal((900m, before + 100m), (await system.Balance(alice), await system.Balance(stubborn)));
+    }
+
+    [Fact]
     public async Task A_permanent_credit_failure_lands_in_the_error_queue_and_needs_attention_and_a_refund_ends_it()
     {
         var alice = await system.OpenAccount("A", "alice", 1000m);

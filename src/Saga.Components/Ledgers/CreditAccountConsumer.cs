@@ -75,7 +75,7 @@ public sealed class FaultInjector(IOptions<FaultInjectionOptions> options)
         {
             throw new PermanentCreditFailure($"fault injection: credits to {credit.Account} always fail");
         }
-        if (FaultInjectionOptions.Matches(o.FailTransientlyTo, credit.Account.AccountId) && _failures.AddOrUpdate(credit.TransferId, 1, (_, n) => n + 1) <= o.TransientFailures)
+        if (o.TransientFailuresFor(credit.Account.AccountId) is > 0 and var failures && _failures.AddOrUpdate(credit.TransferId, 1, (_, n) => n + 1) <= failures)
         {
             throw new TransientCreditFailure($"fault injection: credit to {credit.Account} fails for now");
         }

@@ -49,7 +49,10 @@ public sealed class FaultInjectionOptions
     /// <summary>Producer: answer Unknown to check-backs for transfers from accounts starting with one of these.</summary>
     public List<string> AnswerUnknownFrom { get; set; } = [];
 
-    /// <summary>Consumer: credits to accounts starting with one of these fail transiently <see cref="TransientFailures"/> times per transfer.</summary>
+    /// <summary>
+    /// Consumer: credits to accounts starting with one of these fail transiently <see cref="TransientFailures"/>
+    /// times per transfer, or N times for an entry written "prefix:N".
+    /// </summary>
     public List<string> FailTransientlyTo { get; set; } = [];
 
     public int TransientFailures { get; set; } = 2;
@@ -61,4 +64,18 @@ public sealed class FaultInjectionOptions
     public List<string> FailPermanentlyTo { get; set; } = [];
 
     public static bool Matches(List<string> prefixes, string accountId) => prefixes.Exists(p => accountId.StartsWith(p, StringComparison.Ordinal));
+
+    /// <summary>How often a credit to <paramref name="accountId"/> fails transiently; 0 when it does not.</summary>
+    public int TransientFailuresFor(string accountId)
+    {
+        foreach (var entry in FailTransientlyTo)
+        {
+            var (prefix, count) = entry.LastIndexOf(':') is > 0 and var i && int.TryParse(entry[(i + 1)..], out var n) ? (entry[..i], n) : (entry, TransientFailures);
+            if (accountId.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                return count;
+            }
+        }
+        return 0;
+    }
 }

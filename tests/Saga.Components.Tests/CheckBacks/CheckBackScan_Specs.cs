@@ -91,6 +91,7 @@ public sealed class CheckBackScan_Specs : IAsyncLifetime
         var sent = await Task.WhenAll(scan!.RunOnce(), scan.RunOnce());
         Assert.Equal([1, 1], sent);
         await s.Until(id, e => e.OfType<CheckBackSent>().Count() + e.OfType<MessageIgnored>().Count() == 2, "both check-back messages handled");
+        await s.CheckSent(id, 1); // sent once the winner's events are committed
 
         Assert.Single(s.ChecksSent(id));
         Assert.Equal(1, (await s.Load(id))!.CheckBacks);

@@ -1,0 +1,40 @@
+using MassTransit;
+using MassTransit.Scheduling;
+using Microsoft.Extensions.Logging;
+using Quartz;
+
+namespace Saga.Components.Scheduling;
+
+/// <summary>
+/// Stores a ScheduleMessage as a Quartz job and trigger keyed by its token id, due at its scheduled
+/// time: scheduling a token again replaces what was stored for it.
+/// </summary>
+public sealed class ScheduleMessageConsumer(DurableScheduler scheduler, ILogger<ScheduleMessageConsumer> logger) : IConsumer<ScheduleMessage>
+{
+    public async Task Consume(ConsumeContext<ScheduleMessage> context)
+    {
+        var message = context.Message;
+        var job = JobBuilder.Create<ScheduledSendJob>()
+            .WithIdentity(DurableScheduler.JobKeyOf(message.CorrelationId))
+            .RequestRecovery() // a node that dies mid-send leaves the send to another
+            .UsingJobData(ScheduledSendJob.DestinationKey, message.Destination.ToString())
+            .UsingJobData(ScheduledSendJob.ContentTypeKey, ScheduledEnvelope.ContentType.ToString())
+            .UsingJobData(ScheduledSendJob.BodyKey, ScheduledEnvelope.Write(context))
+            .UsingJobData(ScheduledSendJob.TokenIdKey, message.CorrelationId.ToString("D"))
+            .Build();
+        var trigger = TriggerBuilder.Create()
+            .WithIdentity(DurableScheduler.TriggerKeyOf(message.CorrelationId))
+            .ForJob(job)
+            .StartAt(AsUtc(message.ScheduledTime))
+            .WithSchedule(SimpleScheduleBuilder.Create().WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow))
+            .Build();
+
+        var quartz = await scheduler.GetScheduler(context.CancellationToken).ConfigureAwait(false);
+        await quartz.ScheduleJob(job, trigger, ScheduleJobOptions.Replacing, context.CancellationToken).ConfigureAwait(false);
+        logger.LogDebug("Scheduled message {TokenId} for {ScheduledTime:O} to {Destination}", message.CorrelationId, message.ScheduledTime, message.Destination);
+    }
+
+    // MassTransit writes UTC; a time that lost its kind on the way is read as UTC too.
+    private static DateTimeOffset AsUtc(DateTime time) =>
+        new(time.Kind == DateTimeKind.Local ? time.ToUniversalTime() : DateTime.SpecifyKind(time, DateTimeKind.Utc));
+}

@@ -1,0 +1,211 @@
+using System.Collections.Concurrent;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using RabbitMQ.Client;
+using Headers = MassTransit.Headers;
+using Saga.Components.Scheduling;
+using Saga.Components.Tests.Infrastructure;
+
+namespace Saga.Components.Tests.Scheduling;
+
+public sealed record SchedulingPinged(Guid Id, bool FailFirstDelivery = false);
+
+/// <summary>What a consumer saw of one delivery.</summary>
+public sealed record Arrival(SchedulingPinged Message, DateTime ReceivedAt, Guid? MessageId, Guid? CorrelationId, Guid? ConversationId,
+    Guid? InitiatorId, Guid? RequestId, Uri? ResponseAddress, Uri? FaultAddress, Headers Headers, Headers TransportHeaders,
+    int RedeliveryCount, Guid? TokenId);
+
+/// <summary>Records every delivery; a message asking for it fails its first one.</summary>
+public sealed class Probe(ConcurrentQueue<Arrival> arrivals) : IConsumer<SchedulingPinged>
+{
+    public Task Consume(ConsumeContext<SchedulingPinged> context)
+    {
+        arrivals.Enqueue(new Arrival(context.Message, DateTime.UtcNow, context.MessageId, context.CorrelationId, context.ConversationId,
+            context.InitiatorId, context.RequestId, context.ResponseAddress, context.FaultAddress, context.Headers,
+            context.ReceiveContext.TransportHeaders, context.GetRedeliveryCount(), context.GetSchedulingTokenId()));
+        return context.Message.FailFirstDelivery && context.GetRedeliveryCount() == 0
+            ? throw new InvalidOperationException("first delivery fails")
+            : Task.CompletedTask;
+    }
+}
+
+/// <summary>The warnings and errors the nodes logged, by category.</summary>
+public sealed class LogRecorder : ILoggerProvider
+{
+    public ConcurrentQueue<(string Category, LogLevel Level, string Message)> Entries { get; } = new();
+
+    public ILogger CreateLogger(string categoryName) => new Recorder(this, categoryName);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Recorder(LogRecorder log, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            log.Entries.Enqueue((category, logLevel, formatter(state, exception)));
+    }
+}
+
+/// <summary>
+/// One test's world: its own PostgreSQL schema for the Quartz tables and its own RabbitMQ queues,
+/// all removed at the end, and scheduler nodes — generic hosts with the bus, the durable scheduler
+/// and a <see cref="Probe"/> — started and stopped as the test says.
+/// </summary>
+public sealed class SchedulingTestbed : IAsyncLifetime
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
+
+    private readonly string _suffix = Guid.NewGuid().ToString("N")[..10];
+    private readonly List<IHost> _hosts = [];
+    private readonly List<string> _queues = [];
+
+    public string Schema => "test_sched_" + _suffix;
+    public string SchedulerQueue => "scheduler-" + _suffix;
+    public string ProbeQueue => "probe-" + _suffix;
+    public Uri ProbeAddress => new($"queue:{ProbeQueue}");
+
+    /// <summary>A queue name of this test's, deleted with the rest.</summary>
+    public string Queue(string prefix)
+    {
+        var name = $"{prefix}-{_suffix}";
+        _queues.Add(name);
+        return name;
+    }
+    public ConcurrentQueue<Arrival> Arrivals { get; } = new();
+    public LogRecorder Log { get; } = new();
+
+    public async Task InitializeAsync()
+    {
+        await Servers.RequirePostgres();
+        await Servers.RequireRabbitMq();
+    }
+
+    /// <summary>Starts a node and returns once its bus is up; the scheduler starts firing as soon as the bus is ready.</summary>
+    public async Task<IHost> StartNode(Action<IReceiveEndpointConfigurator>? probeEndpoint = null, Action<DurableSchedulerOptions>? scheduler = null)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.AddFilter(level => level >= LogLevel.Warning).AddProvider(Log);
+        builder.Services.AddSingleton(Arrivals);
+        builder.Services.AddDurableScheduler(Servers.PostgresConnectionString, Schema, scheduler);
+        builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
+        builder.Services.AddMassTransit(x =>
+        {
+            x.AddDurableSchedulerConsumers(e =>
+            {
+                e.Name = SchedulerQueue;
+                e.ConfigureConsumeTopology = false;
+            });
+            x.AddMessageScheduler(new Uri($"queue:{SchedulerQueue}"));
+            x.AddConsumer<Probe>().Endpoint(e =>
+            {
+                e.Name = ProbeQueue;
+                e.ConfigureConsumeTopology = false;
+                if (probeEndpoint != null)
+                {
+                    e.AddConfigureEndpointCallback(probeEndpoint);
+                }
+            });
+            x.UsingRabbitMq((context, cfg) =>
+            {
+                cfg.Host(Servers.RabbitHost, Servers.RabbitPort, Servers.RabbitVirtualHost, h =>
+                {
+                    h.Username(Servers.RabbitUsername);
+                    h.Password(Servers.RabbitPassword);
+                });
+                cfg.UseMessageScheduler(new Uri($"queue:{SchedulerQueue}"));
+                cfg.ConfigureEndpoints(context);
+            });
+        });
+        var host = builder.Build();
+        _hosts.Add(host);
+        await host.StartAsync();
+        return host;
+    }
+
+    public async Task StopNode(IHost host)
+    {
+        _hosts.Remove(host);
+        await host.StopAsync();
+        host.Dispose();
+    }
+
+    public IReadOnlyList<Arrival> ArrivalsOf(Guid id) => Arrivals.Where(a => a.Message.Id == id).ToList();
+
+    public async Task<Arrival> Single(Guid id)
+    {
+        await Until(() => Task.FromResult(ArrivalsOf(id).Count > 0), $"message {id} arrived");
+        return Assert.Single(ArrivalsOf(id));
+    }
+
+    public async Task Until(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{what}: not within {Patience.TotalSeconds} s");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Whether the Quartz store holds a trigger (and job) for the schedule with this token.</summary>
+    public async Task<bool> Stored(Guid tokenId)
+    {
+        await using var connection = new NpgsqlConnection(Servers.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var count = new NpgsqlCommand(
+            $"select (select count(*) from {Schema}.qrtz_triggers where trigger_name = $1) + (select count(*) from {Schema}.qrtz_job_details where job_name = $1)",
+            connection) { Parameters = { new() { Value = tokenId.ToString("N") } } };
+        return (long)(await count.ExecuteScalarAsync())! > 0;
+    }
+
+    public async Task<long> TriggerCount()
+    {
+        await using var connection = new NpgsqlConnection(Servers.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var count = new NpgsqlCommand($"select count(*) from {Schema}.qrtz_triggers", connection);
+        return (long)(await count.ExecuteScalarAsync())!;
+    }
+
+    public static async Task Rabbit(Func<IChannel, Task> use)
+    {
+        var factory = new ConnectionFactory
+        {
+            HostName = Servers.RabbitHost, Port = Servers.RabbitPort, VirtualHost = Servers.RabbitVirtualHost,
+            UserName = Servers.RabbitUsername, Password = Servers.RabbitPassword,
+        };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        await use(channel);
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var host in _hosts.ToList())
+        {
+            await StopNode(host);
+        }
+
+        await Rabbit(async channel =>
+        {
+            // MassTransit sends to a queue through an exchange of the same name; an error queue comes with a failed delivery.
+            foreach (var name in _queues.Concat([SchedulerQueue, ProbeQueue]).SelectMany(q => new[] { q, q + "_error" }))
+            {
+                await channel.QueueDeleteAsync(name);
+                await channel.ExchangeDeleteAsync(name);
+            }
+        });
+
+        await using var connection = new NpgsqlConnection(Servers.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var drop = new NpgsqlCommand($"drop schema if exists {Schema} cascade", connection);
+        await drop.ExecuteNonQueryAsync();
+    }
+}
