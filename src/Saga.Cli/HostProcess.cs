@@ -114,8 +114,8 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
     private static string Binary(string project)
     {
         // <repo>/{src,tests}/<caller>/bin/<Configuration>/net10.0 → <repo>/src/<project>/bin/<Configuration>/net10.0/<project>.dll
-        var configuration = Assembly.GetEntryAssembly()?.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration
-                            ?? typeof(HostProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()!.Configuration;
+        // The configuration this file was compiled in (the CLI's, or a test project's that links it).
+        var configuration = typeof(HostProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()!.Configuration;
         var root = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", ".."));
         var path = Path.Combine(root, "src", project, "bin", configuration, "net10.0", project + ".dll");
         return File.Exists(path) ? path : throw new FileNotFoundException($"{project} is not built at {path}");
