@@ -27,7 +27,7 @@ public static class Chaos
                 ("kill -9 ledger A and restart it", () => system.Restart(system.LedgerA, kill: true, stop)),
                 ("kill -9 the Api and restart it", () => system.Restart(system.Api, kill: true, stop)),
                 ("restart RabbitMQ", () => Service(["/etc/init.d/rabbitmq-server", "restart"])),
-                ("restart PostgreSQL", () => Service(["pg_ctlcluster", "15", "main", "restart"])),
+                ("restart PostgreSQL", () => Service(["pg_ctlcluster", PostgresVersion(), "main", "restart"])),
                 ("switch on B's transient credit failures (20%) and restart it", () =>
                 {
                     system.LedgerB.Set("Ledger__FaultInjection__TransientFailureRate", "0.2");
@@ -67,6 +67,9 @@ public static class Chaos
             : $"[red]chaos FAILED[/]: conserved={result.Conserved} duplicates={result.Duplicates} not final={result.NotFinal}");
         return ok ? 0 : 1;
     }
+
+    private static string PostgresVersion() =>
+        Directory.EnumerateDirectories("/etc/postgresql").Select(Path.GetFileName).OrderBy(v => int.TryParse(v, out var n) ? n : 0).Last()!;
 
     private static async Task Service(string[] command)
     {

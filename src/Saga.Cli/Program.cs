@@ -14,6 +14,7 @@ try
     return args switch
     {
         ["demo", ..] => await Demo.Run(cancel.Token),
+        ["up", ..] => await Up(cancel.Token),
         ["bench", .. var options] => await Bench.Run(BenchOptions.Parse(options), cancel.Token),
         ["chaos", .. var options] => await Chaos.Run(options.Contains("--short"), cancel.Token),
         _ => Usage(),
@@ -24,11 +25,25 @@ catch (OperationCanceledException) when (cancel.IsCancellationRequested)
     return 130;
 }
 
+// The whole system as local processes until Ctrl+C, for trying the Api by hand.
+static async Task<int> Up(CancellationToken cancellationToken)
+{
+    await using var system = LocalSystem.Create();
+    await system.Start(step => AnsiConsole.MarkupLineInterpolated($"[grey]{step}[/]"), cancellationToken);
+    AnsiConsole.MarkupLineInterpolated($"Api: {system.Api.BaseAddress} (OpenAPI: {system.Api.BaseAddress}/openapi/v1.json), logs in .run/logs");
+    AnsiConsole.WriteLine("A development token (roles transfers, operator):");
+    Console.WriteLine(Saga.Components.Security.DevelopmentTokens.Create("developer", ["transfers", "operator"], TimeSpan.FromHours(12)));
+    AnsiConsole.MarkupLine("Ctrl+C stops the hosts.");
+    await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
+    return 0;
+}
+
 static int Usage()
 {
     AnsiConsole.MarkupLine("""
         usage: dotnet run -c Release --project src/Saga.Cli -- <verb>
           [bold]demo[/]                                  the seed's story on the real system; exit 0 if the invariants hold
+          [bold]up[/]                                    the servers and the four hosts as local processes, until Ctrl+C
           [bold]bench[/] [[--transfers N]] [[--concurrency C]] [[--accounts K]] [[--hot P]] [[--ceilings]] [[--json]]
                                                 throughput, latency, messages and commits per transfer
           [bold]chaos[/] [[--short]]                       kill and restart everything during a bench; nothing lost, nothing doubled
