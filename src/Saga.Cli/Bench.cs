@@ -67,6 +67,10 @@ public static class Bench
             });
 
         var ceilings = options.Ceilings ? await Ceilings.Measure(system, s => Progress(options, s), cancellationToken) : null;
+        if (ceilings is not null)
+        {
+            await Task.Delay(5500, cancellationToken); // let RabbitMQ's statistics count the ceiling's messages before the run starts
+        }
 
         Progress(options, $"submitting {options.Transfers} transfers at concurrency {options.Concurrency}");
         var counters = await Counters.Read(system, db, cancellationToken);

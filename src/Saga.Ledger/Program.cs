@@ -24,7 +24,7 @@ builder.Services.AddMassTransit(x =>
     x.UsingSagaRabbitMq(builder.Configuration);
 });
 
-builder.Services.AddSagaTelemetry(builder.Configuration, "saga-ledger");
+builder.Services.AddSagaTelemetry(builder.Configuration, $"saga-ledger-{ledger.Id.ToLowerInvariant()}");
 builder.Services.AddSagaHealthChecks();
 var app = builder.Build();
 app.MapSagaHealth();

@@ -26,6 +26,10 @@ public sealed class ApiSystem : IAsyncLifetime
             web.UseSetting("RabbitMq:VirtualHost", system.Name);
             web.UseSetting("Postgres:Database", system.Name);
             web.UseSetting("Api:PermitsPerSecond", permitsPerSecond.ToString());
+            foreach (var (key, value) in system.Traces.Environment)
+            {
+                web.UseSetting(key, value);
+            }
             foreach (var key in new[] { "Host", "Port", "Username", "Password" })
             {
                 if (Environment.GetEnvironmentVariable("RabbitMq__" + key) is { Length: > 0 } r) { web.UseSetting("RabbitMq:" + key, r); }

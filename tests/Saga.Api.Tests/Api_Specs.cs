@@ -67,6 +67,28 @@ public sealed class Api_Specs(ApiSystem api) : IClassFixture<ApiSystem>
     }
 
     [Fact]
+    public async Task One_trace_follows_a_transfer_from_the_Api_through_the_coordinator_and_both_ledgers()
+    {
+        var alice = await api.OpenAccount("A", "alice", 100m);
+        var bob = await api.OpenAccount("B", "bob", 0m);
+        var traceId = System.Diagnostics.ActivityTraceId.CreateRandom().ToHexString();
+        var request = Post("/transfers", Transfer(alice, bob, 1m), "k-" + Guid.NewGuid());
+        request.Headers.Add("traceparent", $"00-{traceId}-{System.Diagnostics.ActivitySpanId.CreateRandom().ToHexString()}-01");
+
+        var response = await api.Transfers.SendAsync(request);
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("transferId").GetGuid();
+        await UntilState(api.Transfers, $"/transfers/{id}", TransferStates.Completed);
+
+        string[] services = ["saga-api", "saga-ledger-a", "saga-coordinator", "saga-ledger-b"];
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (api.System.Traces.ServicesIn(traceId, services).Count < services.Length && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+        Assert.Equal(services.Order(), api.System.Traces.ServicesIn(traceId, services).Order());
+    }
+
+    [Fact]
     public async Task Opening_an_account_is_idempotent_and_a_different_balance_conflicts()
     {
         var id = "carol-" + Guid.NewGuid().ToString("N")[..8];

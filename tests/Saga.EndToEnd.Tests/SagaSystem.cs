@@ -21,6 +21,9 @@ public sealed class SagaSystem : IAsyncLifetime
     /// <summary>The virtual host and the database of this run.</summary>
     public string Name => _name;
 
+    /// <summary>Receives every host's spans (OTLP over HTTP).</summary>
+    public OtlpCollector Traces { get; } = new();
+
     public HostProcess Coordinator { get; private set; } = null!;
     public HostProcess LedgerA { get; private set; } = null!;
     public HostProcess LedgerB { get; private set; } = null!;
@@ -43,6 +46,10 @@ public sealed class SagaSystem : IAsyncLifetime
             ["RabbitMq__Username"] = Servers.RabbitUsername, ["RabbitMq__Password"] = Servers.RabbitPassword,
             ["Postgres__Database"] = _name,
         };
+        foreach (var (key, value) in Traces.Environment)
+        {
+            common[key] = value;
+        }
         foreach (var key in new[] { "Host", "Port", "Username", "Password" })
         {
             if (Environment.GetEnvironmentVariable("Postgres__" + key) is { Length: > 0 } value)
@@ -88,6 +95,7 @@ public sealed class SagaSystem : IAsyncLifetime
         }
         using var http = ManagementClient();
         await http.DeleteAsync($"api/vhosts/{_name}");
+        Traces.Dispose();
     }
 
     public static Uri Ledger(string id) => new($"queue:ledger-{id.ToLowerInvariant()}");
