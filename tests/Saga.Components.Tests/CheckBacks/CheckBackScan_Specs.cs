@@ -52,8 +52,8 @@ public sealed class CheckBackScan_Specs : IAsyncLifetime
         await s.Send(new CheckBackDue(id, 1)); // a repeated scan message: the credit is no longer overdue
         await s.Until(id, e => e.OfType<MessageIgnored>().Any(), "repeat recorded");
 
-        Assert.Equal(2, s.CreditsSent(id).Count);
-        Assert.Single(s.CreditsSent(id).Distinct()); // the same idempotent credit
+        Assert.Equal(2, (await s.UntilCreditsSent(id, 2)).Count);
+        Assert.Single((await s.UntilCreditsSent(id, 1)).Distinct()); // the same idempotent credit
         await s.Send(new AccountCredited(id, Bob, 100m));
         await s.InState(id, s.Machine.Completed);
     }

@@ -146,6 +146,17 @@ public sealed class TransferScenario : IAsyncDisposable
 
     public IReadOnlyList<object> AllSent => _sent.ToList();
 
+    /// <summary>Waits until <paramref name="count"/> credits for the transfer were sent (sends follow the commit), then returns them all.</summary>
+    public async Task<IReadOnlyList<CreditAccount>> UntilCreditsSent(Guid id, int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (CreditsSent(id).Count < count && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+        return CreditsSent(id);
+    }
+
     public IReadOnlyList<CreditAccount> CreditsSent(Guid id) => _sent.OfType<CreditAccount>().Where(m => m.TransferId == id).ToList();
 
     public IReadOnlyList<CheckLocalTransaction> ChecksSent(Guid id) => _sent.OfType<CheckLocalTransaction>().Where(m => m.TransferId == id).ToList();

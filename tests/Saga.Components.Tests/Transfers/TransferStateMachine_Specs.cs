@@ -35,7 +35,7 @@ public sealed class TransferStateMachine_Specs(PostgresSchema schema) : IClassFi
         await s.Send(new AccountCredited(id, Bob, 100m));
         await s.InState(id, s.Machine.Completed);
 
-        var credit = Assert.Single(s.CreditsSent(id));
+        var credit = Assert.Single(await s.UntilCreditsSent(id, 1));
         Assert.Equal(new CreditAccount(id, Bob, 100m, "EUR"), credit);
         Assert.Equal(["HalfMessageStored", "TransferCommitted", "CreditRequested", "CreditConfirmed"], await s.StreamTypes(id));
         Assert.DoesNotContain(s.AllSent, m => m is MassTransit.Scheduling.ScheduleMessage); // no timer for a prompt commit
@@ -74,7 +74,7 @@ public sealed class TransferStateMachine_Specs(PostgresSchema schema) : IClassFi
         await s.Send(new LocalTransactionChecked(id, 2, LocalTransactionOutcome.Committed));
         await s.InState(id, s.Machine.Committed);
 
-        Assert.Single(s.CreditsSent(id));
+        Assert.Single(await s.UntilCreditsSent(id, 1));
         Assert.Equal(2, (await s.Load(id))!.CheckBacks);
         Assert.Equal(
             ["HalfMessageStored", "CheckBackSent", "CheckBackAnswered", "CheckBackSent", "CheckBackAnswered", "TransferCommitted", "CreditRequested"],
@@ -113,7 +113,7 @@ public sealed class TransferStateMachine_Specs(PostgresSchema schema) : IClassFi
         await s.Send(new AccountCredited(id, Bob, 100m));
         await s.InState(id, s.Machine.Completed);
 
-        Assert.Single(s.CreditsSent(id));
+        Assert.Single(await s.UntilCreditsSent(id, 1));
         var committed = (await s.Stream(id)).OfType<TransferCommitted>().Single();
         Assert.Equal("check-back", committed.Source);
     }
@@ -171,7 +171,7 @@ public sealed class TransferStateMachine_Specs(PostgresSchema schema) : IClassFi
         await s.Send(new AccountCredited(id, Bob, 100m));
         await s.InState(id, s.Machine.Completed);
 
-        Assert.Equal(2, s.CreditsSent(id).Count); // the same idempotent credit, sent again
+        Assert.Equal(2, (await s.UntilCreditsSent(id, 2)).Count); // the same idempotent credit, sent again
         var retry = (await s.Stream(id)).OfType<CreditRetryRequested>().Single();
         Assert.Equal("ops@example", retry.Operator);
     }
