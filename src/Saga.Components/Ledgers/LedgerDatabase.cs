@@ -91,6 +91,33 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
         return await command.ExecuteScalarAsync(cancellationToken) as decimal?;
     }
 
+    /// <summary>One round trip before the half message: a recorded outcome for this transfer, and whether its source account exists.</summary>
+    public async Task<(LocalTransaction? Recorded, bool SourceExists)> BeforeHalfMessage(Guid transferId, string fromAccount, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            select outcome, reason, from_account, to_ledger, to_account, amount, true from {_s}.local_transactions where transfer_id = $1
+            union all
+            select null, null, null, null, null, null, exists (select 1 from {_s}.accounts where account_id = $2)
+            """);
+        command.Parameters.Add(new() { Value = transferId });
+        command.Parameters.Add(new() { Value = fromAccount });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        LocalTransaction? recorded = null;
+        var exists = false;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            if (!reader.IsDBNull(0))
+            {
+                recorded = Read(reader);
+            }
+            else
+            {
+                exists = reader.GetBoolean(6);
+            }
+        }
+        return (recorded, exists);
+    }
+
     public async Task<LocalTransaction?> FindLocalTransaction(Guid transferId, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(

@@ -26,15 +26,16 @@ public sealed class SubmitTransferConsumer(
             return;
         }
 
-        if (await ledger.FindLocalTransaction(transfer.TransferId, context.CancellationToken) is { } done)
+        var (done, sourceExists) = await ledger.BeforeHalfMessage(transfer.TransferId, transfer.From.AccountId, context.CancellationToken);
+        if (done is not null)
         {
-            await context.RespondAsync(done.Matches(transfer)
+            // A tombstone (FromAccount null) is the check-back's rollback of this very transfer.
+            await context.RespondAsync(done.FromAccount is null || done.Matches(transfer)
                 ? new TransferSubmitted(transfer.TransferId, done.Outcome, done.Reason)
                 : new TransferRejected(transfer.TransferId, "this transfer id was used for a different transfer"));
             return;
         }
-
-        if (await ledger.Balance(transfer.From.AccountId, context.CancellationToken) is null)
+        if (!sourceExists)
         {
             await context.RespondAsync(new TransferRejected(transfer.TransferId, $"unknown source account: ledger {options.Value.Id} has no '{transfer.From.AccountId}'"));
             return;
