@@ -83,9 +83,11 @@ builder.Services.AddRateLimiter(o =>
 
 builder.Services.AddOpenApi();
 builder.Services.AddSagaTelemetry(builder.Configuration, "saga-api");
+builder.Services.AddSingleton<ErrorQueueMetrics>();
 builder.Services.AddSagaHealthChecks();
 
 var app = builder.Build();
+app.Services.GetRequiredService<ErrorQueueMetrics>();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseAuthentication();
