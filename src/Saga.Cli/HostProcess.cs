@@ -16,6 +16,10 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
     private Process? _process;
 
     public string Name => name;
+    public string Project => project;
+
+    /// <summary>The environment the host is started with (besides its Urls).</summary>
+    public IReadOnlyDictionary<string, string> Environment => _environment;
     public int Port { get; } = FreePort();
     public int? Pid => _process is { HasExited: false } p ? p.Id : null;
     public string LogFile { get; } = Path.Combine(logDirectory, $"{name}.log");

@@ -17,6 +17,8 @@ public sealed class SagaSystem : IAsyncLifetime
 {
     private readonly string _name = "e2e_" + Guid.NewGuid().ToString("N")[..10];
     private IBusControl _bus = null!;
+    private string _logs = "";
+    private readonly List<HostProcess> _extra = [];
 
     /// <summary>The virtual host and the database of this run.</summary>
     public string Name => _name;
@@ -74,6 +76,7 @@ public sealed class SagaSystem : IAsyncLifetime
             ["Ledger__CreditRedelivery__0"] = "00:00:01", ["Ledger__CreditRedelivery__1"] = "00:00:02",
         }), logs);
         await Task.WhenAll(Coordinator.Start(), LedgerA.Start(), LedgerB.Start());
+        _logs = logs;
 
         _bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(Servers.RabbitHost, Servers.RabbitPort, _name, h =>
         {
@@ -86,7 +89,7 @@ public sealed class SagaSystem : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await _bus.StopAsync();
-        await Task.WhenAll(Coordinator.DisposeAsync().AsTask(), LedgerA.DisposeAsync().AsTask(), LedgerB.DisposeAsync().AsTask());
+        await Task.WhenAll(_extra.Append(Coordinator).Append(LedgerA).Append(LedgerB).Select(h => h.DisposeAsync().AsTask()));
         await using (var connection = new NpgsqlConnection(Servers.PostgresConnectionString))
         {
             await connection.OpenAsync();
@@ -96,6 +99,22 @@ public sealed class SagaSystem : IAsyncLifetime
         using var http = ManagementClient();
         await http.DeleteAsync($"api/vhosts/{_name}");
         Traces.Dispose();
+    }
+
+    /// <summary>Another instance of a running host, configured alike: a competing consumer on the same queues.</summary>
+    public async Task<HostProcess> StartAnother(HostProcess like, string name)
+    {
+        var host = new HostProcess(name, like.Project, like.Environment, _logs);
+        _extra.Add(host);
+        await host.Start();
+        return host;
+    }
+
+    /// <summary>Stops the instances <see cref="StartAnother"/> started, so later specs see one of each again.</summary>
+    public async Task StopOthers()
+    {
+        await Task.WhenAll(_extra.Select(h => h.Stop()));
+        _extra.Clear();
     }
 
     public static Uri Ledger(string id) => new($"queue:ledger-{id.ToLowerInvariant()}");

@@ -146,6 +146,38 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
     }
 
     [Fact]
+    public async Task Two_instances_of_each_host_compete_for_the_same_queues_without_double_effects()
+    {
+        await system.StartAnother(system.Coordinator, "coordinator-2");
+        await system.StartAnother(system.LedgerA, "ledger-a-2");
+        await system.StartAnother(system.LedgerB, "ledger-b-2");
+        try
+        {
+            await TransfersWithEveryHostTwice();
+        }
+        finally
+        {
+            await system.StopOthers();
+        }
+    }
+
+    private async Task TransfersWithEveryHostTwice()
+    {
+        var alice = await system.OpenAccount("A", "alice", 10_000m);
+        var bob = await system.OpenAccount("B", "bob", 0m);
+        var ids = Enumerable.Range(0, 60).Select(_ => NewId.NextGuid()).ToList();
+
+        // Every transfer is submitted twice at once: the two ledger A instances may each take one.
+        await Task.WhenAll(ids.SelectMany(id => new[] { system.Submit(id, alice, bob, 10m), system.Submit(id, alice, bob, 10m) }));
+
+        foreach (var id in ids)
+        {
+            await system.UntilState(id, TransferStates.Completed);
+        }
+        Assert.Equal((10_000m - 600m, 600m), (await system.Balance(alice), await system.Balance(bob)));
+    }
+
+    [Fact]
     public async Task Killing_the_coordinator_while_transfers_are_in_flight_loses_none_of_them()
     {
         var alice = await system.OpenAccount("A", "alice", 10_000m);
