@@ -181,6 +181,33 @@ public sealed class SagaSystem : IAsyncLifetime
         return null!;
     }
 
+    /// <summary>
+    /// Waits until the transfer is Completed or RolledBack. Under load a slow producer can meet a
+    /// check-back first: its tombstone rolls the transfer back, exactly, and that is a correct end too.
+    /// </summary>
+    public async Task<TransferStatus> UntilFinal(Guid id, int seconds = 60)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        TransferStatus? status = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                status = await Status(id);
+                if (status?.State is TransferStates.Completed or TransferStates.RolledBack)
+                {
+                    return status;
+                }
+            }
+            catch (RequestTimeoutException)
+            {
+            }
+            await Task.Delay(50);
+        }
+        Assert.Fail($"transfer {id} did not end: it is {status?.State ?? "not found"} ({status?.Reason})");
+        return null!;
+    }
+
     public async Task<uint> MessagesIn(string queue)
     {
         var factory = new ConnectionFactory
