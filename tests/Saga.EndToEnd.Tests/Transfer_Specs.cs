@@ -1,4 +1,5 @@
 using MassTransit;
+using Saga.Cli;
 using Saga.Contracts;
 
 namespace Saga.EndToEnd.Tests;
@@ -185,6 +186,19 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
             Assert.Equal(Outcome(response[0]), Outcome(response[1])); // both requests, one answer
             Assert.Equal(Outcome(response[0]) == LocalTransactionOutcome.Committed, status.State == TransferStates.Completed);
         }
+    }
+
+    [Fact]
+    public async Task A_ledger_refuses_to_start_with_fault_injection_in_the_Production_environment()
+    {
+        var environment = system.LedgerA.Environment.ToDictionary(kv => kv.Key, kv => kv.Value);
+        environment["DOTNET_ENVIRONMENT"] = "Production";
+        await using var production = new HostProcess("ledger-a-production", "Saga.Ledger", environment, Path.GetTempPath());
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => production.Start());
+
+        Assert.Contains("exited", error.Message);
+        Assert.Contains("Fault injection cannot be enabled in the Production environment", await File.ReadAllTextAsync(production.LogFile));
     }
 
     [Fact]

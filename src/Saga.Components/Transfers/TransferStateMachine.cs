@@ -34,12 +34,12 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
         {
             e.CorrelateById(c => c.Message.TransferId);
             e.ReadOnly = true;
-            e.OnMissingInstance(m => m.ExecuteAsync(c => c.RespondAsync(new TransferNotFound(c.Message.TransferId))));
+            e.OnMissingInstance(m => m.ExecuteAsync(c => NotFound(c, c.Message.TransferId)));
         });
-        Event(() => RetryCreditAsked, e => { e.CorrelateById(c => c.Message.TransferId); e.OnMissingInstance(m => m.ExecuteAsync(c => c.RespondAsync(new TransferNotFound(c.Message.TransferId)))); });
-        Event(() => RecheckAsked, e => { e.CorrelateById(c => c.Message.TransferId); e.OnMissingInstance(m => m.ExecuteAsync(c => c.RespondAsync(new TransferNotFound(c.Message.TransferId)))); });
-        Event(() => RefundAsked, e => { e.CorrelateById(c => c.Message.TransferId); e.OnMissingInstance(m => m.ExecuteAsync(c => c.RespondAsync(new TransferNotFound(c.Message.TransferId)))); });
-        Event(() => ResolveAsked, e => { e.CorrelateById(c => c.Message.TransferId); e.OnMissingInstance(m => m.ExecuteAsync(c => c.RespondAsync(new TransferNotFound(c.Message.TransferId)))); });
+        Event(() => RetryCreditAsked, e => { e.CorrelateById(c => c.Message.TransferId); e.OnMissingInstance(m => m.ExecuteAsync(c => NotFound(c, c.Message.TransferId))); });
+        Event(() => RecheckAsked, e => { e.CorrelateById(c => c.Message.TransferId); e.OnMissingInstance(m => m.ExecuteAsync(c => NotFound(c, c.Message.TransferId))); });
+        Event(() => RefundAsked, e => { e.CorrelateById(c => c.Message.TransferId); e.OnMissingInstance(m => m.ExecuteAsync(c => NotFound(c, c.Message.TransferId))); });
+        Event(() => ResolveAsked, e => { e.CorrelateById(c => c.Message.TransferId); e.OnMissingInstance(m => m.ExecuteAsync(c => NotFound(c, c.Message.TransferId))); });
 
         // 1. The half message: stored, not deliverable, acknowledged so the producer may debit.
         Initially(
@@ -243,6 +243,8 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
 
     private void Ignore<T>(BehaviorContext<TransferState, T> c, string detail) where T : class =>
         c.Saga.Record(new MessageIgnored(typeof(T).Name, detail, Now));
+
+    private static Task NotFound(ConsumeContext context, Guid transferId) => context.RespondAsync(new TransferNotFound(transferId));
 
     private static RepairRejected NotRepairable(TransferState s) =>
         new(s.CorrelationId, s.CurrentState, $"the transfer is {s.CurrentState}: only a transfer that needs attention can be repaired");

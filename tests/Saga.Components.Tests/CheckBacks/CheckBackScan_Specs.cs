@@ -88,9 +88,10 @@ public sealed class CheckBackScan_Specs : IAsyncLifetime
         s.Clock.Advance(s.Options.CheckBackTimeout);
         var scan = s.Services.GetService(typeof(Components.CheckBacks.CheckBackScan)) as Components.CheckBacks.CheckBackScan;
 
+        // The second scan may read before or after the saga handled the first one's message: either way, one effect.
         var sent = await Task.WhenAll(scan!.RunOnce(), scan.RunOnce());
-        Assert.Equal([1, 1], sent);
-        await s.Until(id, e => e.OfType<CheckBackSent>().Count() + e.OfType<MessageIgnored>().Count() == 2, "both check-back messages handled");
+        Assert.Equal(1, sent.Max());
+        await s.Until(id, e => e.OfType<CheckBackSent>().Count() + e.OfType<MessageIgnored>().Count() == sent.Sum(), "every check-back message handled");
         await s.CheckSent(id, 1); // sent once the winner's events are committed
 
         Assert.Single(s.ChecksSent(id));
