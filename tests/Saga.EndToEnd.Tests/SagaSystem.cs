@@ -208,6 +208,19 @@ public sealed class SagaSystem : IAsyncLifetime
         return null!;
     }
 
+    /// <summary>The retries the confirmed credit reported, read from the transfer's stream.</summary>
+    public async Task<int> CreditRetries(Guid id)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(Servers.PostgresConnectionString) { Database = _name };
+        await using var connection = new NpgsqlConnection(builder.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "select data from saga.mt_events where stream_id = $1 and type = 'credit_confirmed'", connection) { Parameters = { new() { Value = id } } };
+        var json = (string)(await command.ExecuteScalarAsync())!;
+        using var document = System.Text.Json.JsonDocument.Parse(json);
+        return document.RootElement.EnumerateObject().Single(p => p.Name.Equals("retries", StringComparison.OrdinalIgnoreCase)).Value.GetInt32();
+    }
+
     public async Task<uint> MessagesIn(string queue)
     {
         var factory = new ConnectionFactory
