@@ -21,9 +21,8 @@ public sealed class ErrorQueueMetrics : IDisposable
     public ErrorQueueMetrics(IConfiguration configuration)
     {
         var rabbit = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
-        var port = configuration.GetValue("RabbitMq:ManagementPort", 15672);
         _vhost = rabbit.VirtualHost;
-        _http = new HttpClient { BaseAddress = new Uri($"http://{rabbit.Host}:{port}/"), Timeout = TimeSpan.FromSeconds(2) };
+        _http = new HttpClient { BaseAddress = new Uri($"http://{rabbit.Host}:{rabbit.ManagementPort}/"), Timeout = TimeSpan.FromSeconds(2) };
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
             Convert.ToBase64String(Encoding.UTF8.GetBytes($"{rabbit.Username}:{rabbit.Password}")));
         _meter.CreateObservableGauge("saga.error_queue.messages", Read, description: "Messages in RabbitMQ error queues");

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
 using Npgsql;
 using Saga.Components.Hosting;
 
@@ -35,19 +36,14 @@ public sealed class LocalSystem : IAsyncDisposable
     public HostProcess Api { get; }
     public IReadOnlyList<HostProcess> Hosts => [Coordinator, LedgerA, LedgerB, Api];
 
-    public PostgresOptions Postgres { get; } = new()
-    {
-        Host = Env("Postgres__Host", "127.0.0.1"), Port = int.Parse(Env("Postgres__Port", "5432")), Database = Env("Postgres__Database", "saga"),
-        Username = Env("Postgres__Username", "saga"), Password = Env("Postgres__Password", "saga"),
-    };
+    // The same names and defaults as the hosts: the "Postgres" and "RabbitMq" sections, from the environment.
+    private static readonly IConfiguration Environment = new ConfigurationBuilder().AddEnvironmentVariables().Build();
 
-    public RabbitMqOptions RabbitMq { get; } = new()
-    {
-        Host = Env("RabbitMq__Host", "127.0.0.1"), Port = ushort.Parse(Env("RabbitMq__Port", "5672")), VirtualHost = Env("RabbitMq__VirtualHost", "saga"),
-        Username = Env("RabbitMq__Username", "saga"), Password = Env("RabbitMq__Password", "saga"),
-    };
+    public PostgresOptions Postgres { get; } = Environment.GetSection(PostgresOptions.Section).Get<PostgresOptions>() ?? new();
 
-    public int RabbitManagementPort { get; } = int.Parse(Env("RabbitMq__ManagementPort", "15672"));
+    public RabbitMqOptions RabbitMq { get; } = Environment.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new();
+
+    public int RabbitManagementPort => RabbitMq.ManagementPort;
 
     public static LocalSystem Create(
         Dictionary<string, string>? coordinator = null, Dictionary<string, string>? ledgerA = null, Dictionary<string, string>? ledgerB = null,
@@ -101,8 +97,6 @@ public sealed class LocalSystem : IAsyncDisposable
     }
 
     private static Dictionary<string, string> With(Dictionary<string, string> env, string key, string value) => new(env) { [key] = value };
-
-    private static string Env(string name, string fallback) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : fallback;
 
     private static string FindRoot()
     {

@@ -9,6 +9,7 @@ public sealed class RabbitMqOptions
 
     public string Host { get; set; } = "127.0.0.1";
     public ushort Port { get; set; } = 5672;
+    public int ManagementPort { get; set; } = 15672;
     public string VirtualHost { get; set; } = "saga";
     public string Username { get; set; } = "saga";
     public string Password { get; set; } = "saga";

@@ -35,7 +35,6 @@ public sealed class TransferState : SagaStateMachineInstance
     /// </summary>
     public DateTimeOffset? NextCheckBackAt { get; set; }
 
-    public int CreditAttempts { get; set; }
     public string? Reason { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
@@ -84,7 +83,6 @@ public sealed class TransferState : SagaStateMachineInstance
                 UpdatedAt = a.At;
                 break;
             case CreditRequested c:
-                CreditAttempts++;
                 NextCheckBackAt = c.ResendAt;
                 UpdatedAt = c.At;
                 break;
