@@ -19,6 +19,7 @@ public static class EventSourcedRepositoryRegistration
         configurator.Repository(services =>
         {
             services.TryAddSingleton<TransferMetrics>();
+            services.TryAddSingleton<TransferCommits>();
             services.RegisterLoadSagaRepository<TransferState, EventSourcedSagaRepository>();
             services.RegisterQuerySagaRepository<TransferState, EventSourcedSagaRepository>();
             services.RegisterSagaRepository<TransferState, EventSourcedSagaRepository, SagaConsumeContextFactory<EventSourcedSagaRepository, TransferState>, EventSourcedSagaRepository>();

@@ -2,8 +2,8 @@ using MassTransit;
 using MassTransit.Context;
 using MassTransit.Saga;
 using Marten;
-using Marten.Exceptions;
 using Saga.Components.Transfers;
+using Saga.Contracts;
 
 namespace Saga.Components.EventStore;
 
@@ -11,17 +11,15 @@ namespace Saga.Components.EventStore;
 /// MassTransit's saga repository for transfers, on Marten: loads the view written with the latest
 /// events, and after the state machine has run appends the events it recorded, with the view, in one
 /// commit that fails if another consumer appended first (MassTransit then retries the message).
+/// Commits and the copies of transfers in flight are <see cref="TransferCommits"/>'.
 /// </summary>
-public sealed class EventSourcedSagaRepository(IDocumentStore store, TransferMetrics metrics) :
+public sealed class EventSourcedSagaRepository(IDocumentStore store, TransferCommits commits) :
     ISagaRepositoryContextFactory<TransferState>,
     IQuerySagaRepositoryContextFactory<TransferState>,
     ILoadSagaRepositoryContextFactory<TransferState>
 {
-    public async Task Send<T>(ConsumeContext<T> context, IPipe<SagaRepositoryContext<TransferState, T>> next) where T : class
-    {
-        await using var session = store.LightweightSession();
-        await next.Send(new RepositoryContext<T>(session, context, metrics)).ConfigureAwait(false);
-    }
+    public Task Send<T>(ConsumeContext<T> context, IPipe<SagaRepositoryContext<TransferState, T>> next) where T : class =>
+        next.Send(new RepositoryContext<T>(store, commits, context));
 
     public Task SendQuery<T>(ConsumeContext<T> context, ISagaQuery<TransferState> query, IPipe<SagaRepositoryQueryContext<TransferState, T>> next)
         where T : class =>
@@ -43,79 +41,39 @@ public sealed class EventSourcedSagaRepository(IDocumentStore store, TransferMet
 
     public void Probe(ProbeContext context) => context.Add("persistence", "marten-event-store");
 
-    /// <summary>Appends what the state machine recorded; nothing recorded, nothing written.</summary>
-    internal static async Task Append(IDocumentSession session, TransferState state, bool isNew, Type messageType, CancellationToken cancellationToken,
-        TransferMetrics? metrics = null)
-    {
-        if (state.PendingEvents.Count == 0)
-        {
-            return;
-        }
-        var events = state.PendingEvents.ToArray();
-        var expected = state.Version + events.Length;
-        if (isNew)
-        {
-            session.Events.StartStream<TransferState>(state.CorrelationId, events);
-        }
-        else
-        {
-            session.Events.Append(state.CorrelationId, expected, events);
-        }
-        state.Version = expected;
-        session.Store(state);
-        try
-        {
-            await session.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-            metrics?.Committed(state, events);
-        }
-        catch (Exception e) when (IsConflict(e))
-        {
-            throw new MassTransit.ConcurrencyException(
-                $"Transfer {state.CorrelationId} changed while {messageType.Name} was handled", typeof(TransferState), state.CorrelationId, e);
-        }
-        finally
-        {
-            state.PendingEvents.Clear();
-        }
-    }
-
-    // A stale expected version, or a second half message starting the same stream.
-    private static bool IsConflict(Exception e) =>
-        e is JasperFx.ConcurrencyException or Marten.Exceptions.ExistingStreamIdCollisionException
-        || (e is AggregateException a && a.InnerExceptions.All(IsConflict));
-
-    private sealed class RepositoryContext<TMessage> : ConsumeContextScope<TMessage>, SagaRepositoryContext<TransferState, TMessage>
+    private sealed class RepositoryContext<TMessage>(IDocumentStore store, TransferCommits commits, ConsumeContext<TMessage> context) :
+        ConsumeContextScope<TMessage>(context), SagaRepositoryContext<TransferState, TMessage>
         where TMessage : class
     {
-        private readonly IDocumentSession session;
-        private readonly ConsumeContext<TMessage> context;
-        private readonly TransferMetrics metrics;
+        private readonly ConsumeContext<TMessage> _context = context;
 
-        public RepositoryContext(IDocumentSession session, ConsumeContext<TMessage> context, TransferMetrics metrics)
-            : base(context)
-        {
-            this.session = session;
-            this.context = context;
-            this.metrics = metrics;
-        }
+        // A first delivery may trust what this coordinator committed last; a retry or redelivery
+        // follows a conflict or a crash, and reads what is in the database.
+        private bool FirstAttempt => _context.GetRetryAttempt() == 0 && !_context.ReceiveContext.Redelivered;
 
         public Task<SagaConsumeContext<TransferState, TMessage>> Add(TransferState instance) =>
-            Task.FromResult<SagaConsumeContext<TransferState, TMessage>>(new DefaultSagaConsumeContext<TransferState, TMessage>(context, instance));
+            Task.FromResult<SagaConsumeContext<TransferState, TMessage>>(new DefaultSagaConsumeContext<TransferState, TMessage>(_context, instance));
 
+        // The half message starts its transfer without a read (InsertOnInitial): a transfer that exists
+        // after all fails to start its stream, and the retry loads it.
         public Task<SagaConsumeContext<TransferState, TMessage>> Insert(TransferState instance) =>
-            throw new NotSupportedException("Transfers are created by their half message, never inserted ahead of it.");
+            FirstAttempt && !commits.IsInFlight(instance.CorrelationId) ? Add(instance) : Task.FromResult<SagaConsumeContext<TransferState, TMessage>>(null!);
 
         public async Task<SagaConsumeContext<TransferState, TMessage>> Load(Guid correlationId)
         {
-            var instance = await session.LoadAsync<TransferState>(correlationId, CancellationToken).ConfigureAwait(false);
-            return instance is null ? null! : new DefaultSagaConsumeContext<TransferState, TMessage>(context, instance);
+            // A status query answers from the database: another coordinator may have moved the transfer on.
+            var instance = FirstAttempt && _context.Message is not GetTransferStatus ? commits.InFlight(correlationId) : null;
+            if (instance is null)
+            {
+                await using var session = store.QuerySession();
+                instance = await session.LoadAsync<TransferState>(correlationId, CancellationToken).ConfigureAwait(false);
+            }
+            return instance is null ? null! : new DefaultSagaConsumeContext<TransferState, TMessage>(_context, instance);
         }
 
-        public Task Save(SagaConsumeContext<TransferState> context) =>
-            Append(session, context.Saga, isNew: true, typeof(TMessage), CancellationToken, metrics);
+        public Task Save(SagaConsumeContext<TransferState> context) => commits.Commit(context.Saga, typeof(TMessage));
 
-        public Task Update(SagaConsumeContext<TransferState> context) =>
-            Append(session, context.Saga, isNew: false, typeof(TMessage), CancellationToken, metrics);
+        public Task Update(SagaConsumeContext<TransferState> context) => commits.Commit(context.Saga, typeof(TMessage));
 
         // A transfer is never deleted: its stream is its history. Finished transfers stay in their final state.
         public Task Delete(SagaConsumeContext<TransferState> context) => Update(context);

@@ -41,7 +41,7 @@ public sealed class TransferState : SagaStateMachineInstance
 
     /// <summary>Events recorded while handling the current message, appended by the repository.</summary>
     [JsonIgnore]
-    public List<object> PendingEvents { get; } = [];
+    public List<object> PendingEvents { get; private set; } = [];
 
     public AccountRef From => new(FromLedger, FromAccount);
     public AccountRef To => new(ToLedger, ToAccount);
@@ -120,6 +120,14 @@ public sealed class TransferState : SagaStateMachineInstance
             default:
                 throw new ArgumentException($"{e.GetType().Name} is not a transfer event", nameof(e));
         }
+    }
+
+    /// <summary>The same transfer, with nothing pending.</summary>
+    public TransferState Copy()
+    {
+        var copy = (TransferState)MemberwiseClone();
+        copy.PendingEvents = [];
+        return copy;
     }
 
     public static TransferState Rebuild(Guid transferId, IEnumerable<object> events)

@@ -23,7 +23,7 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
 
         InstanceState(x => x.CurrentState);
 
-        Event(() => HalfMessage, e => e.CorrelateById(c => c.Message.TransferId));
+        Event(() => HalfMessage, e => { e.CorrelateById(c => c.Message.TransferId); e.InsertOnInitial = true; });
         Event(() => Commit, e => { e.CorrelateById(c => c.Message.TransferId); e.OnMissingInstance(m => m.Fault()); });
         Event(() => Rollback, e => { e.CorrelateById(c => c.Message.TransferId); e.OnMissingInstance(m => m.Fault()); });
         Event(() => CheckBackDue, e => { e.CorrelateById(c => c.Message.TransferId); e.OnMissingInstance(m => m.Discard()); });

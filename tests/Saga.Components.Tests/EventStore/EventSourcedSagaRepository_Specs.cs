@@ -38,46 +38,38 @@ public sealed class EventSourcedSagaRepository_Specs(PostgresSchema schema) : IC
     [Fact]
     public async Task Of_two_appends_from_the_same_version_the_second_is_a_concurrency_conflict_and_writes_nothing()
     {
+        await using var commits = Commits();
         var id = Guid.NewGuid();
         var at = DateTimeOffset.UtcNow;
         var first = new TransferState { CorrelationId = id };
         first.Record(new HalfMessageStored("A", "alice", "B", "bob", 1m, "EUR", at, at, 15));
-        await using (var session = schema.Store.LightweightSession())
-        {
-            await EventSourcedSagaRepository.Append(session, first, isNew: true, typeof(StoreHalfMessage), default);
-        }
+        await commits.Commit(first, typeof(StoreHalfMessage));
 
         var winner = await Reload(id);
         var loser = await Reload(id);
         winner.Record(new TransferCommitted("commit", at));
         loser.Record(new TransferRolledBack("rollback", "late", at));
-        await using (var session = schema.Store.LightweightSession())
-        {
-            await EventSourcedSagaRepository.Append(session, winner, isNew: false, typeof(CommitTransfer), default);
-        }
-        await using (var session = schema.Store.LightweightSession())
-        {
-            await Assert.ThrowsAsync<MassTransit.ConcurrencyException>(() =>
-                EventSourcedSagaRepository.Append(session, loser, isNew: false, typeof(RollbackTransfer), default));
-        }
+        await commits.Commit(winner, typeof(CommitTransfer));
+        await Assert.ThrowsAsync<MassTransit.ConcurrencyException>(() => commits.Commit(loser, typeof(RollbackTransfer)));
 
         await using var query = schema.Store.QuerySession();
         var stream = (await query.Events.FetchStreamAsync(id)).Select(e => e.Data.GetType().Name);
         Assert.Equal(["HalfMessageStored", "TransferCommitted"], stream);
         Assert.Equal(TransferStates.Committed, (await query.LoadAsync<TransferState>(id))!.CurrentState);
+        Assert.Null(commits.InFlight(id)); // the loser's conflict dropped the copy: the retry reads the database
     }
 
     [Fact]
     public async Task A_second_stream_for_the_same_transfer_is_a_concurrency_conflict()
     {
+        await using var commits = Commits();
         var id = Guid.NewGuid();
         var at = DateTimeOffset.UtcNow;
         for (var i = 0; i < 2; i++)
         {
             var state = new TransferState { CorrelationId = id };
             state.Record(new HalfMessageStored("A", "alice", "B", "bob", 1m, "EUR", at, at, 15));
-            await using var session = schema.Store.LightweightSession();
-            var append = EventSourcedSagaRepository.Append(session, state, isNew: true, typeof(StoreHalfMessage), default);
+            var append = commits.Commit(state, typeof(StoreHalfMessage));
             if (i == 0)
             {
                 await append;
@@ -88,6 +80,58 @@ public sealed class EventSourcedSagaRepository_Specs(PostgresSchema schema) : IC
             }
         }
     }
+
+    [Fact]
+    public async Task Commits_waiting_together_are_written_together_and_a_stale_one_fails_alone()
+    {
+        await using var commits = Commits();
+        var at = DateTimeOffset.UtcNow;
+        var ids = Enumerable.Range(0, 20).Select(_ => Guid.NewGuid()).ToArray();
+        await Task.WhenAll(ids.Select(id =>
+        {
+            var state = new TransferState { CorrelationId = id };
+            state.Record(new HalfMessageStored("A", "alice", "B", "bob", 1m, "EUR", at, at, 15));
+            return commits.Commit(state, typeof(StoreHalfMessage));
+        }));
+
+        var stale = await Reload(ids[0]);
+        var ahead = await Reload(ids[0]);
+        ahead.Record(new TransferCommitted("commit", at));
+        await commits.Commit(ahead, typeof(CommitTransfer));
+
+        // One transaction for all of them fails on the stale one and writes nothing...
+        var batch = ids.Select(id => id == ids[0] ? stale : commits.InFlight(id)!).ToList();
+        foreach (var state in batch)
+        {
+            state.Record(new TransferCommitted("commit", at));
+        }
+        var pending = batch.Select(s => new TransferCommits.PendingCommit(s, typeof(CommitTransfer))).ToList();
+        await Assert.ThrowsAnyAsync<Exception>(() => TransferCommits.Write(schema.Store, pending));
+        Assert.Equal(TransferStates.Prepared, (await Reload(ids[1])).CurrentState);
+
+        // ...so the queue writes the others on their own, and only the stale one conflicts.
+        var results = await Task.WhenAll(batch.Select(async s =>
+        {
+            try
+            {
+                await commits.Commit(s, typeof(CommitTransfer));
+                return "committed";
+            }
+            catch (MassTransit.ConcurrencyException)
+            {
+                return "conflict";
+            }
+        }));
+        Assert.Equal(["conflict", .. Enumerable.Repeat("committed", ids.Length - 1)], results);
+        foreach (var id in ids.Skip(1))
+        {
+            Assert.Equal(TransferStates.Committed, (await Reload(id)).CurrentState);
+            Assert.Equal(2, (await Reload(id)).Version);
+        }
+    }
+
+    private TransferCommits Commits() =>
+        new(schema.Store, new TransferMetrics(), Microsoft.Extensions.Logging.Abstractions.NullLogger<TransferCommits>.Instance);
 
     private async Task<TransferState> Reload(Guid id)
     {

@@ -1,0 +1,202 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Marten;
+using Microsoft.Extensions.Logging;
+using Saga.Components.Transfers;
+using Saga.Contracts;
+
+namespace Saga.Components.EventStore;
+
+/// <summary>
+/// Writes transfers for the saga repository: the events a message recorded, with the view, under the
+/// stream's expected version. Commits waiting at the same time go to PostgreSQL as one transaction
+/// (group commit): one round trip and one WAL flush for all of them, and no waiting when there is
+/// only one. Keeps the last committed state of transfers still in flight, so the next message for a
+/// transfer needs no read; a stale copy (another coordinator wrote first) fails its commit on the
+/// expected version like any concurrent append, and is then dropped.
+/// </summary>
+public sealed class TransferCommits(IDocumentStore store, TransferMetrics metrics, ILogger<TransferCommits> logger) : IAsyncDisposable
+{
+    private const int MaxBatch = 256;
+    private const int MaxInFlight = 100_000;
+
+    private readonly Channel<PendingCommit> _queue = Channel.CreateUnbounded<PendingCommit>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConcurrentDictionary<Guid, TransferState> _inFlight = new();
+    private readonly Lock _start = new();
+    private Task? _writer;
+
+    /// <summary>A copy of the transfer as last committed here, when it is still in flight.</summary>
+    public TransferState? InFlight(Guid transferId) => _inFlight.TryGetValue(transferId, out var state) ? state.Copy() : null;
+
+    public bool IsInFlight(Guid transferId) => _inFlight.ContainsKey(transferId);
+
+    /// <summary>
+    /// Commits what the state machine recorded on <paramref name="state"/> (nothing recorded, nothing
+    /// written); a stale expected version becomes MassTransit's <see cref="MassTransit.ConcurrencyException"/>.
+    /// </summary>
+    public Task Commit(TransferState state, Type messageType)
+    {
+        if (state.PendingEvents.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+        var pending = new PendingCommit(state, messageType);
+        state.PendingEvents.Clear();
+        EnsureWriter();
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            throw new ObjectDisposedException(nameof(TransferCommits), "the coordinator is stopping");
+        }
+        return pending.Done.Task;
+    }
+
+    /// <summary>Writes <paramref name="commits"/> in one transaction; any failure writes none of them.</summary>
+    internal static async Task Write(IDocumentStore store, IReadOnlyList<PendingCommit> commits)
+    {
+        await using var session = store.LightweightSession();
+        foreach (var commit in commits)
+        {
+            if (commit.FromVersion == 0)
+            {
+                session.Events.StartStream<TransferState>(commit.TransferId, commit.Events);
+            }
+            else
+            {
+                session.Events.Append(commit.TransferId, commit.View.Version, commit.Events);
+            }
+            session.Store(commit.View);
+        }
+        await session.SaveChangesAsync().ConfigureAwait(false);
+    }
+
+    private void EnsureWriter()
+    {
+        if (_writer is not null)
+        {
+            return;
+        }
+        lock (_start)
+        {
+            _writer ??= Task.Run(WriteLoop);
+        }
+    }
+
+    private async Task WriteLoop()
+    {
+        var batch = new List<PendingCommit>(MaxBatch);
+        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var next))
+            {
+                batch.Add(next);
+            }
+            await WriteBatch(batch).ConfigureAwait(false);
+            batch.Clear();
+        }
+    }
+
+    private async Task WriteBatch(List<PendingCommit> batch)
+    {
+        try
+        {
+            await Write(store, batch).ConfigureAwait(false);
+            foreach (var commit in batch)
+            {
+                Succeeded(commit);
+            }
+        }
+        catch (Exception e) when (batch.Count > 1 && IsConflict(e))
+        {
+            // One stale commit fails the transaction: the others are written on their own.
+            foreach (var commit in batch)
+            {
+                try
+                {
+                    await Write(store, [commit]).ConfigureAwait(false);
+                    Succeeded(commit);
+                }
+                catch (Exception single)
+                {
+                    Failed(commit, single);
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            foreach (var commit in batch)
+            {
+                Failed(commit, e);
+            }
+        }
+    }
+
+    private void Succeeded(PendingCommit commit)
+    {
+        commit.State.Version = commit.View.Version;
+        if (commit.View.CurrentState is TransferStates.Prepared or TransferStates.Committed or TransferStates.Refunding
+            && (_inFlight.Count < MaxInFlight || _inFlight.ContainsKey(commit.TransferId)))
+        {
+            _inFlight[commit.TransferId] = commit.View;
+        }
+        else
+        {
+            _inFlight.TryRemove(commit.TransferId, out _);
+        }
+        try
+        {
+            metrics.Committed(commit.View, commit.Events);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Transfer metrics not recorded");
+        }
+        commit.Done.TrySetResult();
+    }
+
+    private void Failed(PendingCommit commit, Exception e)
+    {
+        _inFlight.TryRemove(commit.TransferId, out _);
+        commit.Done.TrySetException(IsConflict(e)
+            ? new MassTransit.ConcurrencyException(
+                $"Transfer {commit.TransferId} changed while {commit.MessageType.Name} was handled", typeof(TransferState), commit.TransferId, e)
+            : e);
+    }
+
+    // A stale expected version, or a second half message starting the same stream.
+    private static bool IsConflict(Exception e) =>
+        e is JasperFx.ConcurrencyException or Marten.Exceptions.ExistingStreamIdCollisionException
+        || (e is AggregateException a && a.InnerExceptions.All(IsConflict));
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        if (_writer is { } writer)
+        {
+            await writer.ConfigureAwait(false);
+        }
+    }
+
+    internal sealed class PendingCommit
+    {
+        public PendingCommit(TransferState state, Type messageType)
+        {
+            State = state;
+            MessageType = messageType;
+            Events = [.. state.PendingEvents];
+            FromVersion = state.Version;
+            View = state.Copy();
+            View.Version = state.Version + Events.Length;
+        }
+
+        public TransferState State { get; }
+        public Type MessageType { get; }
+        public object[] Events { get; }
+        public long FromVersion { get; }
+
+        /// <summary>The transfer as it will be once committed: stored as the view, and kept while in flight.</summary>
+        public TransferState View { get; }
+
+        public Guid TransferId => State.CorrelationId;
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
