@@ -41,6 +41,7 @@ public static class HostingExtensions
                 }
             });
         }
+        x.AddBusObserver<ResponseEndpointObserver>();
         x.UsingRabbitMq((context, cfg) =>
         {
             cfg.Host(options.Host, options.Port, options.VirtualHost, h =>
