@@ -9,7 +9,7 @@ using Spectre.Console;
 
 namespace Saga.Cli;
 
-public sealed record BenchOptions(int Transfers, int Concurrency, int Accounts, double Hot, bool Ceilings, bool Json)
+public sealed record BenchOptions(int Transfers, int Concurrency, int Accounts, double Hot, bool Ceilings, bool Json, int Warmup = 0)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -20,7 +20,8 @@ public sealed record BenchOptions(int Transfers, int Concurrency, int Accounts, 
             int.Parse(Value("--accounts") ?? "1000", CultureInfo.InvariantCulture),
             double.Parse(Value("--hot") ?? "0", CultureInfo.InvariantCulture),
             args.Contains("--ceilings"),
-            args.Contains("--json"));
+            args.Contains("--json"),
+            int.Parse(Value("--warmup") ?? "5000", CultureInfo.InvariantCulture));
     }
 }
 
@@ -72,6 +73,28 @@ public static class Bench
             await Task.Delay(5500, cancellationToken); // let RabbitMQ's statistics count the ceiling's messages before the run starts
         }
 
+        var warmed = 0;
+        if (options.Warmup > 0)
+        {
+            // The hosts' JIT reaches its optimised code only after many calls: measured from the start,
+            // a cold run reads half of the steady rate. The warm-up is submitted and finished, not measured.
+            Progress(options, $"warming up: {options.Warmup} transfers at concurrency {options.Concurrency}");
+            var warm = new ConcurrentDictionary<Guid, long>();
+            var warmDone = new ConcurrentDictionary<Guid, (string State, DateTimeOffset At)>();
+            using var warmWatch = new CancellationTokenSource();
+            var warmObserver = Observe(db, warm, warmDone, warmWatch.Token);
+            await Submit(api, options, options.Warmup, run, $"{run}-warm", warm, cancellationToken);
+            var warmDeadline = DateTime.UtcNow.AddSeconds(60);
+            while (DateTime.UtcNow < warmDeadline && warm.Keys.Any(id => !warmDone.ContainsKey(id)))
+            {
+                await Task.Delay(100, cancellationToken);
+            }
+            await warmWatch.CancelAsync();
+            await warmObserver;
+            warmed = warm.Keys.Count(id => warmDone.TryGetValue(id, out var d) && d.State == "Completed");
+            await Task.Delay(5500, cancellationToken); // RabbitMQ's statistics count the warm-up's last messages
+        }
+
         Progress(options, $"submitting {options.Transfers} transfers at concurrency {options.Concurrency}");
         var counters = await Counters.Read(system, db, cancellationToken);
         var submitted = new ConcurrentDictionary<Guid, long>();
@@ -81,27 +104,10 @@ public static class Bench
         var observer = Observe(db, submitted, completed, watch.Token);
         var started = Stopwatch.GetTimestamp();
         var startedAt = DateTimeOffset.UtcNow;
-        var next = -1;
         using var stopFaults = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var faultTask = faults?.Invoke(stopFaults.Token) ?? Task.CompletedTask;
 
-        await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(async _ =>
-        {
-            var random = new Random();
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < options.Transfers)
-            {
-                var from = random.NextDouble() < options.Hot ? 0 : random.Next(options.Accounts);
-                var to = random.Next(options.Accounts);
-                var key = $"{run}-{i}";
-                var at = DateTimeOffset.UtcNow;
-                var id = await SubmitWithRetries(api, key, $"{run}-{from}", $"{run}-{to}", cancellationToken);
-                if (id is { } accepted)
-                {
-                    submitted.TryAdd(accepted, at.UtcTicks);
-                }
-            }
-        }));
+        await Submit(api, options, options.Transfers, run, run, submitted, cancellationToken);
         Progress(options, "waiting until every transfer is final");
         var deadline = DateTime.UtcNow.AddSeconds(faults is null ? 60 : 120);
         while (DateTime.UtcNow < deadline && submitted.Keys.Any(id => !completed.ContainsKey(id)))
@@ -125,7 +131,7 @@ public static class Bench
         var lastCompletion = done.Count > 0 ? done.Max(d => d.Value.At) : DateTimeOffset.UtcNow;
         var seconds = Math.Max(0.001, (lastCompletion - startedAt).TotalSeconds);
         var n = Math.Max(1, submitted.Count);
-        var (conserved, duplicates) = await Reconcile(db, run, options.Accounts, done.Count, cancellationToken);
+        var (conserved, duplicates) = await Reconcile(db, run, options.Accounts, done.Count + warmed, cancellationToken);
         return new BenchResult(
             options.Transfers, options.Concurrency, done.Count, submitted.Keys.Count(id => !completed.ContainsKey(id)),
             done.Count / seconds,
@@ -135,6 +141,29 @@ public static class Bench
             (after.WalFlushes - counters.WalFlushes) / (double)n,
             after.Cpu.ToDictionary(c => c.Key, c => (c.Value - counters.Cpu.GetValueOrDefault(c.Key)) * 1000 / n),
             conserved, duplicates, ceilings);
+    }
+
+    /// <summary>Submits <paramref name="count"/> transfers between the accounts of <paramref name="run"/> from the bench's concurrent clients, each waiting for its answer before the next.</summary>
+    private static async Task Submit(ApiClient api, BenchOptions options, int count, string run, string keyPrefix,
+        ConcurrentDictionary<Guid, long> submitted, CancellationToken cancellationToken)
+    {
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(async _ =>
+        {
+            var random = new Random();
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < count)
+            {
+                var from = random.NextDouble() < options.Hot ? 0 : random.Next(options.Accounts);
+                var to = random.Next(options.Accounts);
+                var at = DateTimeOffset.UtcNow;
+                var id = await SubmitWithRetries(api, $"{keyPrefix}-{i}", $"{run}-{from}", $"{run}-{to}", cancellationToken);
+                if (id is { } accepted)
+                {
+                    submitted.TryAdd(accepted, at.UtcTicks);
+                }
+            }
+        }));
     }
 
     /// <summary>A client's retries: the same Idempotency-Key until the Api accepts or refuses for good.</summary>
@@ -190,7 +219,7 @@ public static class Bench
                 // Commits land slightly out of order of their timestamps: look back a little each time.
                 since = newest.AddSeconds(-2) > since ? newest.AddSeconds(-2) : since;
                 Counters.CountOwnQuery();
-                await Task.Delay(50, cancellationToken);
+                await Task.Delay(250, cancellationToken); // latency comes from the stored timestamps, not from when it is seen
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
