@@ -193,33 +193,28 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
     /// </summary>
     public async Task<bool> Credit(Guid transferId, CreditPurpose purpose, string accountId, decimal amount, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand($"""
-            with recorded as (
-                insert into {_s}.credits (transfer_id, purpose, account_id, amount) values ($1, $2, $3, $4)
+        // One statement, so one round trip and no BEGIN/COMMIT: nothing is recorded for an unknown account.
+        await using var command = dataSource.CreateCommand($"""
+            with account as (
+                select account_id from {_s}.accounts where account_id = $3),
+            recorded as (
+                insert into {_s}.credits (transfer_id, purpose, account_id, amount) select $1, $2, account_id, $4 from account
                 on conflict (transfer_id, purpose) do nothing returning account_id, amount),
             credited as (
                 update {_s}.accounts a set balance = a.balance + r.amount from recorded r where a.account_id = r.account_id returning 1)
-            select (select count(*) from recorded), (select count(*) from credited)
-            """, connection, tx);
+            select (select count(*) from account), (select count(*) from credited)
+            """);
         command.Parameters.Add(new() { Value = transferId });
         command.Parameters.Add(new() { Value = (short)purpose });
         command.Parameters.Add(new() { Value = accountId });
         command.Parameters.Add(new() { Value = amount });
-        long recorded, credited;
+        long exists, credited;
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             await reader.ReadAsync(cancellationToken);
-            (recorded, credited) = (reader.GetInt64(0), reader.GetInt64(1));
+            (exists, credited) = (reader.GetInt64(0), reader.GetInt64(1));
         }
-        if (recorded == 1 && credited == 0)
-        {
-            await tx.RollbackAsync(cancellationToken);
-            throw new UnknownAccountException(_ledger, accountId);
-        }
-        await tx.CommitAsync(cancellationToken);
-        return recorded == 1;
+        return exists == 0 ? throw new UnknownAccountException(_ledger, accountId) : credited == 1;
     }
 
     private static LocalTransaction Read(NpgsqlDataReader r) => new(
