@@ -9,7 +9,7 @@ using Spectre.Console;
 
 namespace Saga.Cli;
 
-public sealed record BenchOptions(int Transfers, int Concurrency, int Accounts, double Hot, bool Ceilings, bool Json, int Warmup = 0)
+public sealed record BenchOptions(int Transfers, int Concurrency, int Accounts, double Hot, bool Ceilings, bool Json, int Warmup = 0, double Rate = 0)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -21,7 +21,8 @@ public sealed record BenchOptions(int Transfers, int Concurrency, int Accounts, 
             double.Parse(Value("--hot") ?? "0", CultureInfo.InvariantCulture),
             args.Contains("--ceilings"),
             args.Contains("--json"),
-            int.Parse(Value("--warmup") ?? "5000", CultureInfo.InvariantCulture));
+            int.Parse(Value("--warmup") ?? "5000", CultureInfo.InvariantCulture),
+            double.Parse(Value("--rate") ?? "0", CultureInfo.InvariantCulture));
     }
 }
 
@@ -148,12 +149,18 @@ public static class Bench
         ConcurrentDictionary<Guid, long> submitted, CancellationToken cancellationToken)
     {
         var next = -1;
+        var start = Stopwatch.GetTimestamp();
         await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(async _ =>
         {
             var random = new Random();
             int i;
             while ((i = Interlocked.Increment(ref next)) < count)
             {
+                // With --rate, transfer i is due at i/rate seconds: a fixed offered load, whatever the answers' pace.
+                if (options.Rate > 0 && TimeSpan.FromSeconds(i / options.Rate) - Stopwatch.GetElapsedTime(start) is { Ticks: > 0 } wait)
+                {
+                    await Task.Delay(wait, cancellationToken);
+                }
                 var from = random.NextDouble() < options.Hot ? 0 : random.Next(options.Accounts);
                 var to = random.Next(options.Accounts);
                 var at = DateTimeOffset.UtcNow;

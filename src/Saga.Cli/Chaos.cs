@@ -10,7 +10,11 @@ namespace Saga.Cli;
 /// </summary>
 public static class Chaos
 {
-    public static async Task<int> Run(bool quick, CancellationToken cancellationToken)
+    /// <summary>The fault order and timing come from a seed, printed with the result, so a failing run can be replayed.</summary>
+    public static int Seed(string[] args) =>
+        Array.IndexOf(args, "--seed") is >= 0 and var i && i + 1 < args.Length ? int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture) : Random.Shared.Next();
+
+    public static async Task<int> Run(bool quick, int seed, CancellationToken cancellationToken)
     {
         var options = new BenchOptions(Transfers: quick ? 3000 : 20000, Concurrency: 32, Accounts: quick ? 200 : 1000, Hot: 0, Ceilings: false, Json: false);
         await using var system = LocalSystem.Create(ledgerB: new() { ["Ledger__FaultInjection__Enabled"] = "true" });
@@ -19,7 +23,7 @@ public static class Chaos
 
         async Task Faults(CancellationToken stop)
         {
-            var random = new Random();
+            var random = new Random(seed);
             var faults = new List<(string Name, Func<Task> Inject)>
             {
                 ("kill -9 ledger B and restart it", () => system.Restart(system.LedgerB, kill: true, stop)),
@@ -56,7 +60,7 @@ public static class Chaos
 
         var result = await Bench.Measure(system, options, Faults, cancellationToken);
         Bench.Print(result, options);
-        AnsiConsole.MarkupLine($"faults injected: {injected.Count}");
+        AnsiConsole.MarkupLine($"faults injected: {injected.Count} (replay with --seed {seed})");
         foreach (var fault in injected)
         {
             AnsiConsole.MarkupLineInterpolated($"  - {fault}");

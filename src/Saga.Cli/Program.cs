@@ -16,7 +16,7 @@ try
         ["demo", ..] => await Demo.Run(cancel.Token),
         ["up", ..] => await Up(cancel.Token),
         ["bench", .. var options] => await Bench.Run(BenchOptions.Parse(options), cancel.Token),
-        ["chaos", .. var options] => await Chaos.Run(options.Contains("--short"), cancel.Token),
+        ["chaos", .. var options] => await Chaos.Run(options.Contains("--short"), Chaos.Seed(options), cancel.Token),
         _ => Usage(),
     };
 }
@@ -44,9 +44,9 @@ static int Usage()
         usage: dotnet run -c Release --project src/Saga.Cli -- <verb>
           [bold]demo[/]                                  the seed's story on the real system; exit 0 if the invariants hold
           [bold]up[/]                                    the servers and the four hosts as local processes, until Ctrl+C
-          [bold]bench[/] [[--transfers N]] [[--concurrency C]] [[--accounts K]] [[--hot P]] [[--ceilings]] [[--json]]
+          [bold]bench[/] [[--transfers N]] [[--concurrency C]] [[--warmup W]] [[--rate R]] [[--accounts K]] [[--hot P]] [[--ceilings]] [[--json]]
                                                 throughput, latency, messages and commits per transfer
-          [bold]chaos[/] [[--short]]                       kill and restart everything during a bench; nothing lost, nothing doubled
+          [bold]chaos[/] [[--short]] [[--seed N]]            kill and restart everything during a bench; nothing lost, nothing doubled
         """);
     return 2;
 }
