@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Saga.Contracts;
@@ -27,6 +28,20 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
 
     private readonly string _s = options.Value.Schema;
     private readonly string _ledger = options.Value.Id;
+
+    // Accounts are never deleted: once seen to exist, an account needs no read before a half message.
+    private const int MaxKnownAccounts = 1_000_000;
+    private readonly ConcurrentDictionary<string, bool> _knownAccounts = new(StringComparer.Ordinal);
+
+    public bool IsKnownAccount(string accountId) => _knownAccounts.ContainsKey(accountId);
+
+    private void Known(string accountId)
+    {
+        if (_knownAccounts.Count < MaxKnownAccounts)
+        {
+            _knownAccounts.TryAdd(accountId, true);
+        }
+    }
 
     public async Task Migrate(CancellationToken cancellationToken = default)
     {
@@ -81,6 +96,7 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
             await reader.DisposeAsync();
             return await Open(accountId, openingBalance, cancellationToken);
         }
+        Known(accountId);
         return (reader.GetDecimal(0), reader.GetDecimal(1), reader.GetBoolean(2));
     }
 
@@ -114,6 +130,10 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
             {
                 exists = reader.GetBoolean(6);
             }
+        }
+        if (exists)
+        {
+            Known(fromAccount);
         }
         return (recorded, exists);
     }

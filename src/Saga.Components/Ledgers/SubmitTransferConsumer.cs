@@ -26,19 +26,26 @@ public sealed class SubmitTransferConsumer(
             return;
         }
 
-        var (done, sourceExists) = await ledger.BeforeHalfMessage(transfer.TransferId, transfer.From.AccountId, context.CancellationToken);
-        if (done is not null)
+        // Until the source account is known to exist, one read refuses an unknown account before any half
+        // message and answers a repeated request from its record. After that the read is skipped: a repeat
+        // goes to the coordinator, which acknowledges the transfer it holds, and the local transaction
+        // below finds the outcome recorded under the same id, with nothing debited twice.
+        if (!ledger.IsKnownAccount(transfer.From.AccountId))
         {
-            // A tombstone (FromAccount null) is the check-back's rollback of this very transfer.
-            await context.RespondAsync(done.FromAccount is null || done.Matches(transfer)
-                ? new TransferSubmitted(transfer.TransferId, done.Outcome, done.Reason)
-                : new TransferRejected(transfer.TransferId, "this transfer id was used for a different transfer"));
-            return;
-        }
-        if (!sourceExists)
-        {
-            await context.RespondAsync(new TransferRejected(transfer.TransferId, $"unknown source account: ledger {options.Value.Id} has no '{transfer.From.AccountId}'"));
-            return;
+            var (done, sourceExists) = await ledger.BeforeHalfMessage(transfer.TransferId, transfer.From.AccountId, context.CancellationToken);
+            if (done is not null)
+            {
+                // A tombstone (FromAccount null) is the check-back's rollback of this very transfer.
+                await context.RespondAsync(done.FromAccount is null || done.Matches(transfer)
+                    ? new TransferSubmitted(transfer.TransferId, done.Outcome, done.Reason)
+                    : new TransferRejected(transfer.TransferId, "this transfer id was used for a different transfer"));
+                return;
+            }
+            if (!sourceExists)
+            {
+                await context.RespondAsync(new TransferRejected(transfer.TransferId, $"unknown source account: ledger {options.Value.Id} has no '{transfer.From.AccountId}'"));
+                return;
+            }
         }
 
         try
