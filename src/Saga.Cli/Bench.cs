@@ -78,7 +78,7 @@ public static class Bench
         if (options.Warmup > 0)
         {
             // The hosts' JIT reaches its optimised code only after many calls: measured from the start,
-            // a cold run reads half of the steady rate. The warm-up is submitted and finished, not measured.
+            // a cold run reads well under the steady rate. The warm-up is submitted and finished, not measured.
             Progress(options, $"warming up: {options.Warmup} transfers at concurrency {options.Concurrency}");
             var warm = new ConcurrentDictionary<Guid, long>();
             var warmDone = new ConcurrentDictionary<Guid, (string State, DateTimeOffset At)>();

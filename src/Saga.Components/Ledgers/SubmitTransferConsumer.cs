@@ -48,9 +48,10 @@ public sealed class SubmitTransferConsumer(
             }
         }
 
+        Response<HalfMessageAcknowledged> ack;
         try
         {
-            await coordinator.GetResponse<HalfMessageAcknowledged>(
+            ack = await coordinator.GetResponse<HalfMessageAcknowledged>(
                 new StoreHalfMessage(transfer.TransferId, transfer.From, transfer.To, transfer.Amount, transfer.Currency),
                 context.CancellationToken, RequestTimeout.After(ms: (int)options.Value.HalfMessageTimeout.TotalMilliseconds));
         }
@@ -58,6 +59,17 @@ public sealed class SubmitTransferConsumer(
         {
             logger.LogWarning("No acknowledgement of the half message: transfer refused, nothing debited");
             await context.RespondAsync(new TransferRejected(transfer.TransferId, "the coordinator did not acknowledge the half message"));
+            return;
+        }
+
+        if (ack.Message.State != TransferStates.Prepared)
+        {
+            // The coordinator decided this transfer already (a repeat, or one resolved by an operator): the
+            // answer is the recorded outcome, made exact by a tombstone if there is none. Never a debit now.
+            var decided = await ledger.CheckBack(transfer.TransferId, context.CancellationToken);
+            await context.RespondAsync(decided.FromAccount is null || decided.Matches(transfer)
+                ? new TransferSubmitted(transfer.TransferId, decided.Outcome, decided.Reason)
+                : new TransferRejected(transfer.TransferId, "this transfer id was used for a different transfer"));
             return;
         }
 
