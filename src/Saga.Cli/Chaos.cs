@@ -66,6 +66,17 @@ public static class Chaos
             AnsiConsole.MarkupLineInterpolated($"  - {fault}");
         }
         var ok = result.Conserved && result.Duplicates == 0 && result.NotFinal == 0;
+        if (!ok)
+        {
+            // Where messages stopped: a queue without consumers, or with messages left, points at the host to look at.
+            var table = new Table().AddColumns("queue", "consumers", "ready", "unacked");
+            foreach (var (name, consumers, ready, unacked) in await Counters.Queues(system, cancellationToken))
+            {
+                table.AddRow(name, consumers.ToString(), ready.ToString(), unacked.ToString());
+            }
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLineInterpolated($"the hosts' logs: {Path.GetDirectoryName(system.LedgerA.LogFile)}");
+        }
         AnsiConsole.MarkupLine(ok
             ? "[green]chaos passed[/]: every transfer final, money conserved, no duplicate credit"
             : $"[red]chaos FAILED[/]: conserved={result.Conserved} duplicates={result.Duplicates} not final={result.NotFinal}");
