@@ -103,7 +103,6 @@ public static class Bench
         var completed = new ConcurrentDictionary<Guid, (string State, DateTimeOffset At)>();
         using var watch = new CancellationTokenSource();
         var observer = Observe(db, submitted, completed, watch.Token);
-        var started = Stopwatch.GetTimestamp();
         var startedAt = DateTimeOffset.UtcNow;
         using var stopFaults = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var faultTask = faults?.Invoke(stopFaults.Token) ?? Task.CompletedTask;
@@ -119,7 +118,6 @@ public static class Bench
         await faultTask;
         await watch.CancelAsync();
         await observer;
-        var elapsed = Stopwatch.GetElapsedTime(started);
 
         await Task.Delay(5500, cancellationToken); // RabbitMQ's statistics are collected every 5 s
         var after = await Counters.Read(system, db, cancellationToken);
@@ -138,7 +136,7 @@ public static class Bench
             done.Count / seconds,
             Ms(histogram, 50), Ms(histogram, 95), Ms(histogram, 99), histogram.TotalCount > 0 ? histogram.GetMaxValue() / 1000.0 : 0,
             after.Published >= counters.Published ? (after.Published - counters.Published) / (double)n : -1, // -1: the broker restarted, its count with it
-            (after.Commits - counters.Commits - after.OwnQueries) / (double)n,
+            (after.Commits - counters.Commits - (after.OwnQueries - counters.OwnQueries)) / (double)n,
             (after.WalFlushes - counters.WalFlushes) / (double)n,
             after.Cpu.ToDictionary(c => c.Key, c => (c.Value - counters.Cpu.GetValueOrDefault(c.Key)) * 1000 / n),
             conserved, duplicates, ceilings);
@@ -150,6 +148,7 @@ public static class Bench
     {
         var next = -1;
         var start = Stopwatch.GetTimestamp();
+        var startedAt = DateTimeOffset.UtcNow;
         await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(async _ =>
         {
             var random = new Random();
@@ -163,7 +162,8 @@ public static class Bench
                 }
                 var from = random.NextDouble() < options.Hot ? 0 : random.Next(options.Accounts);
                 var to = random.Next(options.Accounts);
-                var at = DateTimeOffset.UtcNow;
+                // At a fixed rate, latency counts from when the transfer was due, so time spent waiting for a free client counts too.
+                var at = options.Rate > 0 ? startedAt + TimeSpan.FromSeconds(i / options.Rate) : DateTimeOffset.UtcNow;
                 var id = await SubmitWithRetries(api, $"{keyPrefix}-{i}", $"{run}-{from}", $"{run}-{to}", cancellationToken);
                 if (id is { } accepted)
                 {
