@@ -9,8 +9,11 @@ namespace Saga.Contracts;
 /// </summary>
 public sealed record StoreHalfMessage(Guid TransferId, AccountRef From, AccountRef To, decimal Amount, string Currency);
 
-/// <summary>The coordinator holds the half message for <see cref="TransferId"/>.</summary>
-public sealed record HalfMessageAcknowledged(Guid TransferId, string State);
+/// <summary>
+/// The coordinator holds the half message for <see cref="TransferId"/>. <see cref="Conflict"/> is set when
+/// the transfer it holds under that id is a different one: the producer must then not debit.
+/// </summary>
+public sealed record HalfMessageAcknowledged(Guid TransferId, string State, string? Conflict = null);
 
 /// <summary>The producer's local transaction (the debit) committed: deliver the credit.</summary>
 public sealed record CommitTransfer(Guid TransferId);

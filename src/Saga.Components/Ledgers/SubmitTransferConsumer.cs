@@ -62,6 +62,12 @@ public sealed class SubmitTransferConsumer(
             return;
         }
 
+        if (ack.Message.Conflict is not null)
+        {
+            // The id was first used for another transfer, whose own request may still be debiting: leave it alone.
+            await context.RespondAsync(new TransferRejected(transfer.TransferId, "this transfer id was used for a different transfer"));
+            return;
+        }
         if (ack.Message.State != TransferStates.Prepared)
         {
             // The coordinator decided this transfer already (a repeat, or one resolved by an operator): the

@@ -180,8 +180,11 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
 
         // 7. Everything else that arrives twice, late or out of order is recorded and has no effect.
         DuringAny(
-            When(HalfMessage)
+            When(HalfMessage, c => Holds(c.Saga, c.Message))
                 .Respond(c => new HalfMessageAcknowledged(c.Saga.CorrelationId, c.Saga.CurrentState)),
+            When(HalfMessage, c => !Holds(c.Saga, c.Message))
+                .Respond(c => new HalfMessageAcknowledged(c.Saga.CorrelationId, c.Saga.CurrentState,
+                    $"this id holds a transfer of {c.Saga.Amount} {c.Saga.Currency} from {c.Saga.From} to {c.Saga.To}")),
             When(StatusRequested)
                 .Respond(c => c.Saga.ToStatus()));
         IgnoreElsewhere(Commit, Prepared, Committed, RolledBack);
@@ -225,6 +228,9 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
 
     private Uri SourceLedger(TransferState s) => _options.LedgerAddress(s.FromLedger);
     private Uri DestinationLedger(TransferState s) => _options.LedgerAddress(s.ToLedger);
+
+    private static bool Holds(TransferState s, StoreHalfMessage m) =>
+        s.From == m.From && s.To == m.To && s.Amount == m.Amount && s.Currency == m.Currency;
 
     private static CreditAccount CreditFor(TransferState s) => new(s.CorrelationId, s.To, s.Amount, s.Currency);
 

@@ -14,6 +14,7 @@ public sealed class SubmitTransferConsumer_Specs : IAsyncLifetime
     private readonly string _id = "t" + Guid.NewGuid().ToString("N")[..10];
     private NpgsqlDataSource _dataSource = null!;
     private string _coordinatorState = TransferStates.Prepared;
+    private string? _coordinatorConflict;
 
     public async Task InitializeAsync()
     {
@@ -66,6 +67,22 @@ public sealed class SubmitTransferConsumer_Specs : IAsyncLifetime
         Assert.Single(harness.Sent.Select<CommitTransfer>());
     }
 
+    [Fact]
+    public async Task A_half_message_the_coordinator_holds_for_another_transfer_is_refused_and_debits_nothing()
+    {
+        await using var provider = await Start();
+        var (harness, ledger) = (provider.GetRequiredService<ITestHarness>(), provider.GetRequiredService<LedgerDatabase>());
+        var transfer = new SubmitTransfer(Guid.NewGuid(), new AccountRef(_id, "alice"), new AccountRef("B", "bob"), 40m, "EUR");
+        _coordinatorConflict = "this id holds another transfer";
+
+        var answer = await harness.GetRequestClient<SubmitTransfer>().GetResponse<TransferSubmitted, TransferRejected>(transfer);
+
+        Assert.True(answer.Is(out Response<TransferRejected>? _));
+        Assert.Equal(100m, await ledger.Balance("alice", default));
+        Assert.Null(await ledger.FindLocalTransaction(transfer.TransferId, default));
+        Assert.False(await harness.Sent.Any<CommitTransfer>());
+    }
+
     private async Task<ServiceProvider> Start()
     {
         var provider = new ServiceCollection()
@@ -76,7 +93,7 @@ public sealed class SubmitTransferConsumer_Specs : IAsyncLifetime
             .AddMassTransitTestHarness(x =>
             {
                 x.AddConsumer<SubmitTransferConsumer>();
-                x.AddHandler<StoreHalfMessage>(c => c.RespondAsync(new HalfMessageAcknowledged(c.Message.TransferId, _coordinatorState)));
+                x.AddHandler<StoreHalfMessage>(c => c.RespondAsync(new HalfMessageAcknowledged(c.Message.TransferId, _coordinatorState, _coordinatorConflict)));
                 x.AddRequestClient<StoreHalfMessage>();
             })
             .BuildServiceProvider(true);

@@ -23,6 +23,20 @@ public sealed class Duplicate_and_late_messages_Specs(PostgresSchema schema) : I
     }
 
     [Fact]
+    public async Task A_half_message_for_a_different_transfer_under_the_same_id_is_answered_with_a_conflict()
+    {
+        await using var s = await Start(schema);
+        var id = await s.Prepare();
+
+        var ack = await s.Harness.GetRequestClient<StoreHalfMessage>()
+            .GetResponse<HalfMessageAcknowledged>(new StoreHalfMessage(id, Alice, Bob, 999m, "EUR"));
+
+        Assert.Equal(TransferStates.Prepared, ack.Message.State);
+        Assert.NotNull(ack.Message.Conflict);
+        Assert.Single((await s.Stream(id)).OfType<HalfMessageStored>());
+    }
+
+    [Fact]
     public async Task A_duplicate_commit_while_the_credit_is_in_flight_sends_the_same_idempotent_credit_again()
     {
         await using var s = await Start(schema);
