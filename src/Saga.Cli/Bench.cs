@@ -27,10 +27,13 @@ public sealed record BenchOptions(int Transfers, int Concurrency, int Accounts, 
 }
 
 public sealed record BenchResult(
-    int Transfers, int Concurrency, int Completed, int NotFinal, double Tps, double P50Ms, double P95Ms, double P99Ms, double MaxMs,
+    string Run, int Transfers, int Refused, int Concurrency, int Completed, int NotFinal, double Tps, double P50Ms, double P95Ms, double P99Ms, double MaxMs,
     double MsgsPerTransfer, double CommitsPerTransfer, double WalFlushesPerTransfer, Dictionary<string, double> CpuSecondsPer1000,
-    bool Conserved, long Duplicates, Dictionary<string, double>? Ceilings)
+    bool Conserved, long Duplicates, long CreditsWithoutDebit, Dictionary<string, int> FinalStates, Dictionary<string, double>? Ceilings)
 {
+    /// <summary>Every invariant the reconciliation checks.</summary>
+    public bool Holds => Conserved && Duplicates == 0 && CreditsWithoutDebit == 0 && NotFinal == 0;
+
     public string Line => string.Create(CultureInfo.InvariantCulture,
         $"transfers={Transfers} concurrency={Concurrency} tps={Tps:0} p50_ms={P50Ms:0.0} p95_ms={P95Ms:0.0} p99_ms={P99Ms:0.0} msgs_per_transfer={MsgsPerTransfer:0.00} commits_per_transfer={CommitsPerTransfer:0.00} conserved={(Conserved ? "true" : "false")} duplicates={Duplicates}");
 }
@@ -50,7 +53,7 @@ public static class Bench
         await system.Start(step => Progress(options, step), cancellationToken);
         var result = await Measure(system, options, faults: null, cancellationToken);
         Print(result, options);
-        return result.Conserved && result.Duplicates == 0 && result.NotFinal == 0 ? 0 : 1;
+        return result.Holds ? 0 : 1;
     }
 
     /// <summary>One measured run on a started system; <paramref name="faults"/> runs beside the load (chaos).</summary>
@@ -107,7 +110,8 @@ public static class Bench
         using var stopFaults = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var faultTask = faults?.Invoke(stopFaults.Token) ?? Task.CompletedTask;
 
-        await Submit(api, options, options.Transfers, run, run, submitted, cancellationToken);
+        // Under faults the load lasts at least until the last fault is injected, so every fault meets traffic.
+        var attempted = await Submit(api, options, options.Transfers, run, run, submitted, cancellationToken, until: faults is null ? null : faultTask);
         Progress(options, "waiting until every transfer is final");
         var deadline = DateTime.UtcNow.AddSeconds(faults is null ? 60 : 120);
         while (DateTime.UtcNow < deadline && submitted.Keys.Any(id => !completed.ContainsKey(id)))
@@ -130,31 +134,35 @@ public static class Bench
         var lastCompletion = done.Count > 0 ? done.Max(d => d.Value.At) : DateTimeOffset.UtcNow;
         var seconds = Math.Max(0.001, (lastCompletion - startedAt).TotalSeconds);
         var n = Math.Max(1, submitted.Count);
-        var (conserved, duplicates) = await Reconcile(db, run, options.Accounts, done.Count + warmed, cancellationToken);
+        var (conserved, duplicates, withoutDebit) = await Reconcile(db, run, options.Accounts, cancellationToken);
         return new BenchResult(
-            options.Transfers, options.Concurrency, done.Count, submitted.Keys.Count(id => !completed.ContainsKey(id)),
+            run, attempted, attempted - submitted.Count, options.Concurrency, done.Count, submitted.Keys.Count(id => !completed.ContainsKey(id)),
             done.Count / seconds,
             Ms(histogram, 50), Ms(histogram, 95), Ms(histogram, 99), histogram.TotalCount > 0 ? histogram.GetMaxValue() / 1000.0 : 0,
             after.Published >= counters.Published ? (after.Published - counters.Published) / (double)n : -1, // -1: the broker restarted, its count with it
             (after.Commits - counters.Commits - (after.OwnQueries - counters.OwnQueries)) / (double)n,
             (after.WalFlushes - counters.WalFlushes) / (double)n,
             after.Cpu.ToDictionary(c => c.Key, c => (c.Value - counters.Cpu.GetValueOrDefault(c.Key)) * 1000 / n),
-            conserved, duplicates, ceilings);
+            conserved, duplicates, withoutDebit,
+            completed.Where(c => submitted.ContainsKey(c.Key)).GroupBy(c => c.Value.State).ToDictionary(g => g.Key, g => g.Count()),
+            ceilings);
     }
 
     /// <summary>Submits <paramref name="count"/> transfers between the accounts of <paramref name="run"/> from the bench's concurrent clients, each waiting for its answer before the next.</summary>
-    private static async Task Submit(ApiClient api, BenchOptions options, int count, string run, string keyPrefix,
-        ConcurrentDictionary<Guid, long> submitted, CancellationToken cancellationToken)
+    private static async Task<int> Submit(ApiClient api, BenchOptions options, int count, string run, string keyPrefix,
+        ConcurrentDictionary<Guid, long> submitted, CancellationToken cancellationToken, Task? until = null)
     {
         var next = -1;
+        var attempted = 0;
         var start = Stopwatch.GetTimestamp();
         var startedAt = DateTimeOffset.UtcNow;
         await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(async _ =>
         {
             var random = new Random();
             int i;
-            while ((i = Interlocked.Increment(ref next)) < count)
+            while ((i = Interlocked.Increment(ref next)) < count || until is { IsCompleted: false })
             {
+                Interlocked.Increment(ref attempted);
                 // With --rate, transfer i is due at i/rate seconds: a fixed offered load, whatever the answers' pace.
                 if (options.Rate > 0 && TimeSpan.FromSeconds(i / options.Rate) - Stopwatch.GetElapsedTime(start) is { Ticks: > 0 } wait)
                 {
@@ -171,6 +179,7 @@ public static class Bench
                 }
             }
         }));
+        return attempted;
     }
 
     /// <summary>A client's retries: the same Idempotency-Key until the Api accepts or refuses for good.</summary>
@@ -239,15 +248,21 @@ public static class Bench
         }
     }
 
-    /// <summary>Money conserved across both ledgers, and one credit per completed transfer, read from the ledgers' own tables.</summary>
-    public static async Task<(bool Conserved, long Duplicates)> Reconcile(NpgsqlDataSource db, string run, int accounts, int completed, CancellationToken cancellationToken)
+    /// <summary>
+    /// From the ledgers' own tables: money conserved across both; B's balances grown by exactly its
+    /// recorded credits (a credit applied twice shows as the difference, in transfers of 1.00); and
+    /// no credit in B for a transfer that A did not commit (a credit without a debit).
+    /// </summary>
+    public static async Task<(bool Conserved, long Duplicates, long CreditsWithoutDebit)> Reconcile(NpgsqlDataSource db, string run, int accounts,
+        CancellationToken cancellationToken)
     {
         await using var command = db.CreateCommand("""
             select (select coalesce(sum(balance), 0) from ledger_a.accounts where account_id like $1)
                  + (select coalesce(sum(balance), 0) from ledger_b.accounts where account_id like $1),
-                   (select coalesce(sum(balance), 0) from ledger_b.accounts where account_id like $1),
+                   (select coalesce(sum(balance - opening_balance), 0) from ledger_b.accounts where account_id like $1),
                    (select coalesce(sum(amount), 0) from ledger_b.credits where account_id like $1 and purpose = 0),
-                   (select count(*) from ledger_b.credits where account_id like $1 and purpose = 0)
+                   (select count(*) from ledger_b.credits c where c.account_id like $1 and c.purpose = 0
+                      and not exists (select 1 from ledger_a.local_transactions t where t.transfer_id = c.transfer_id and t.outcome = 'committed'))
             """);
         command.Parameters.Add(new() { Value = run + "-%" });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -255,10 +270,9 @@ public static class Bench
         var total = reader.GetDecimal(0);
         var credited = reader.GetDecimal(1);
         var recorded = reader.GetDecimal(2);
-        var credits = reader.GetInt64(3);
-        // Every balance increase in B is a recorded credit, and no transfer was credited twice.
-        var duplicates = Math.Max(0, credits - completed) + (credited != recorded ? 1 : 0);
-        return (total == accounts * 1_000_000m, duplicates);
+        var withoutDebit = reader.GetInt64(3);
+        var duplicates = (long)Math.Ceiling(Math.Abs(credited - recorded) / 1.00m);
+        return (total == accounts * 1_000_000m, duplicates, withoutDebit);
     }
 
     public static void Print(BenchResult result, BenchOptions options)
@@ -270,7 +284,8 @@ public static class Bench
             return;
         }
         var table = new Table().AddColumns("figure", "value");
-        table.AddRow("completed", $"{result.Completed} of {result.Transfers} ({result.NotFinal} not final)");
+        table.AddRow("completed", $"{result.Completed} of {result.Transfers} ({result.NotFinal} not final, {result.Refused} refused by the Api)");
+        table.AddRow("final states", string.Join(", ", result.FinalStates.OrderByDescending(f => f.Value).Select(f => $"{f.Key} {f.Value}")));
         table.AddRow("completed transfers/s", $"{result.Tps:0}");
         table.AddRow("latency submit→Completed p50 / p95 / p99 / max", $"{result.P50Ms:0.0} / {result.P95Ms:0.0} / {result.P99Ms:0.0} / {result.MaxMs:0.0} ms");
         table.AddRow("broker messages per transfer", result.MsgsPerTransfer >= 0 ? $"{result.MsgsPerTransfer:0.00}" : "n/a (the broker restarted)");
@@ -288,6 +303,7 @@ public static class Bench
         }
         table.AddRow("money conserved", result.Conserved ? "yes" : "NO");
         table.AddRow("duplicate credits", result.Duplicates.ToString());
+        table.AddRow("credits without a debit", result.CreditsWithoutDebit.ToString());
         AnsiConsole.Write(table);
         Console.WriteLine(result.Line);
     }

@@ -45,7 +45,7 @@ public static class Chaos
                 {
                     return;
                 }
-                AnsiConsole.MarkupLineInterpolated($"[yellow]fault[/]: {name}");
+                AnsiConsole.MarkupLineInterpolated($"[yellow]fault[/] at {DateTime.Now:HH:mm:ss}: {name}");
                 injected.Add(name);
                 try
                 {
@@ -65,7 +65,22 @@ public static class Chaos
         {
             AnsiConsole.MarkupLineInterpolated($"  - {fault}");
         }
-        var ok = result.Conserved && result.Duplicates == 0 && result.NotFinal == 0;
+        // A transfer handed to a person must say why; one without a reason is a violation.
+        var unexplained = 0;
+        await using (var db = system.OpenDatabase())
+        {
+            await using var command = db.CreateCommand(
+                "select id, data->>'Reason' from saga.mt_doc_transfer where current_state = 'NeedsAttention' and data->>'FromAccount' like $1");
+            command.Parameters.Add(new() { Value = result.Run + "-%" });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var reason = reader.IsDBNull(1) ? null : reader.GetString(1);
+                unexplained += string.IsNullOrWhiteSpace(reason) ? 1 : 0;
+                AnsiConsole.MarkupLineInterpolated($"  needs attention: {reader.GetGuid(0)}: {reason ?? "(no reason)"}");
+            }
+        }
+        var ok = result.Holds && unexplained == 0;
         if (!ok)
         {
             // Where messages stopped: a queue without consumers, or with messages left, points at the host to look at.
@@ -79,7 +94,7 @@ public static class Chaos
         }
         AnsiConsole.MarkupLine(ok
             ? "[green]chaos passed[/]: every transfer final, money conserved, no duplicate credit"
-            : $"[red]chaos FAILED[/]: conserved={result.Conserved} duplicates={result.Duplicates} not final={result.NotFinal}");
+            : $"[red]chaos FAILED[/]: conserved={result.Conserved} duplicates={result.Duplicates} credits without a debit={result.CreditsWithoutDebit} not final={result.NotFinal} needs attention without a reason={unexplained}");
         return ok ? 0 : 1;
     }
 

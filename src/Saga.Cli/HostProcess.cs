@@ -14,6 +14,7 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(2) };
     private readonly Dictionary<string, string> _environment = new(environment);
     private Process? _process;
+    private StreamWriter? _log;
 
     public string Name => name;
     public string Project => project;
@@ -38,7 +39,15 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
         info.Environment["Urls"] = BaseAddress;
         info.Environment.TryAdd("DOTNET_ENVIRONMENT", "Development");
         Directory.CreateDirectory(logDirectory);
-        var log = new StreamWriter(LogFile, append: true) { AutoFlush = true };
+        // One log per host across its restarts; the previous process's writer is closed first.
+        if (_log is { } previous)
+        {
+            lock (previous)
+            {
+                previous.Dispose();
+            }
+        }
+        var log = _log = new StreamWriter(LogFile, append: true) { AutoFlush = true };
         _process = Process.Start(info)!;
         _process.OutputDataReceived += (_, e) => Write(log, e.Data);
         _process.ErrorDataReceived += (_, e) => Write(log, e.Data);
@@ -102,6 +111,7 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
     {
         await Stop();
         _process?.Dispose();
+        _log?.Dispose();
     }
 
     private static void Write(StreamWriter log, string? line)
@@ -110,7 +120,14 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
         {
             lock (log)
             {
-                log.WriteLine(line);
+                try
+                {
+                    log.WriteLine(line);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // a killed process's last lines, arriving after its restart closed this log
+                }
             }
         }
     }

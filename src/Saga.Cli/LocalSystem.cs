@@ -55,7 +55,10 @@ public sealed class LocalSystem : IAsyncDisposable
     {
         progress("starting RabbitMQ and PostgreSQL (infra/up.sh)");
         var up = Process.Start(new ProcessStartInfo("bash", [Path.Combine(Root, "infra", "up.sh")]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var output = await up.StandardOutput.ReadToEndAsync(cancellationToken) + await up.StandardError.ReadToEndAsync(cancellationToken);
+        // Both pipes at once: reading one to its end while the other fills would block up.sh.
+        var stdout = up.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = up.StandardError.ReadToEndAsync(cancellationToken);
+        var output = await stdout + await stderr;
         await up.WaitForExitAsync(cancellationToken);
         if (up.ExitCode != 0)
         {
