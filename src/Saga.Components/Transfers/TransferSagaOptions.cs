@@ -23,10 +23,26 @@ public sealed class TransferSagaOptions
     /// </summary>
     public TimeSpan CreditResendTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// Sends of one credit before the transfer needs attention. Each unconfirmed send waits twice as
+    /// long as the one before (up to <see cref="MaxCreditResendInterval"/>), so a ledger that is down
+    /// for long does not find its queue filled with copies; the copies already queued still complete it.
+    /// </summary>
+    public int MaxCreditSends { get; set; } = 10;
+
+    public TimeSpan MaxCreditResendInterval { get; set; } = TimeSpan.FromMinutes(15);
+
     /// <summary>Queue of a ledger's service: the prefix followed by the ledger id in lower case.</summary>
     public string LedgerQueuePrefix { get; set; } = "ledger-";
 
     public Uri LedgerAddress(string ledger) => new($"queue:{LedgerQueuePrefix}{ledger.ToLowerInvariant()}");
+
+    /// <summary>The wait after send <paramref name="send"/> (1-based) of a credit before it is sent again.</summary>
+    public TimeSpan CreditResendInterval(int send)
+    {
+        var seconds = CreditResendTimeout.TotalSeconds * Math.Pow(2, Math.Max(0, send - 1));
+        return seconds >= MaxCreditResendInterval.TotalSeconds ? MaxCreditResendInterval : TimeSpan.FromSeconds(seconds);
+    }
 
     /// <summary>The wait after check-back <paramref name="attempt"/> (1-based) before the next one.</summary>
     public TimeSpan CheckBackInterval(int attempt)

@@ -27,6 +27,9 @@ public sealed class TransferState : SagaStateMachineInstance
     public bool DebitCommitted { get; set; }
 
     public int CheckBacks { get; set; }
+
+    /// <summary>Sends of the credit (or refund) in flight, the first included.</summary>
+    public int CreditSends { get; set; }
     public int CheckBackLimit { get; set; }
 
     /// <summary>
@@ -83,6 +86,7 @@ public sealed class TransferState : SagaStateMachineInstance
                 UpdatedAt = a.At;
                 break;
             case CreditRequested c:
+                CreditSends++;
                 NextCheckBackAt = c.ResendAt;
                 UpdatedAt = c.At;
                 break;
@@ -102,6 +106,7 @@ public sealed class TransferState : SagaStateMachineInstance
                 Become(TransferStates.NeedsAttention, n.At);
                 break;
             case CreditRetryRequested r:
+                CreditSends = 0;
                 Become(TransferStates.Committed, r.At);
                 break;
             case RecheckRequested r:
@@ -109,6 +114,7 @@ public sealed class TransferState : SagaStateMachineInstance
                 Become(TransferStates.Prepared, r.At);
                 break;
             case RefundRequested r:
+                CreditSends = 0;
                 Become(TransferStates.Refunding, r.At);
                 break;
             case TransferResolved r:

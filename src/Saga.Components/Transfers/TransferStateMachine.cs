@@ -101,10 +101,15 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
             When(Credited, c => c.Message.Purpose == CreditPurpose.Transfer)
                 .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Transfer), Now, c.Message.Retries)))
                 .TransitionTo(Completed),
-            // No confirmation in time (a lost message, a scheduler that was down): the scan has the credit sent again.
-            When(CheckBackDue, c => Due(c.Saga))
+            // No confirmation in time (a lost message, a ledger that was down): the scan has the credit sent again…
+            When(CheckBackDue, c => Due(c.Saga) && c.Saga.CreditSends < _options.MaxCreditSends)
                 .Then(RequestCredit)
                 .Send(c => DestinationLedger(c.Saga), c => CreditFor(c.Saga)),
+            // …up to a bound; then a person looks at the destination ledger.
+            When(CheckBackDue, c => Due(c.Saga) && c.Saga.CreditSends >= _options.MaxCreditSends)
+                .Then(c => c.Saga.Record(new TransferNeedsAttention(
+                    $"credit to {c.Saga.To} not confirmed after {c.Saga.CreditSends} sends", Now)))
+                .TransitionTo(NeedsAttention),
             // 5. The credit failed after all retries: a person decides.
             When(CreditFaulted, c => c.Message.Message.Purpose == CreditPurpose.Transfer)
                 .Then(c => c.Saga.Record(new CreditFailed(nameof(CreditPurpose.Transfer), FaultReason(c.Message), Now)))
@@ -113,9 +118,13 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
 
         // A refund (a compensating credit to the source account) is in flight.
         During(Refunding,
-            When(CheckBackDue, c => Due(c.Saga))
+            When(CheckBackDue, c => Due(c.Saga) && c.Saga.CreditSends < _options.MaxCreditSends)
                 .Then(RequestRefund)
                 .Send(c => SourceLedger(c.Saga), c => RefundFor(c.Saga)),
+            When(CheckBackDue, c => Due(c.Saga) && c.Saga.CreditSends >= _options.MaxCreditSends)
+                .Then(c => c.Saga.Record(new TransferNeedsAttention(
+                    $"refund to {c.Saga.From} not confirmed after {c.Saga.CreditSends} sends", Now)))
+                .TransitionTo(NeedsAttention),
             When(Credited, c => c.Message.Purpose == CreditPurpose.Refund)
                 .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Refund), Now, c.Message.Retries)))
                 .TransitionTo(Refunded),
@@ -235,10 +244,12 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
     private static CreditAccount CreditFor(TransferState s) => new(s.CorrelationId, s.To, s.Amount, s.Currency);
 
     private void RequestCredit<T>(BehaviorContext<TransferState, T> c) where T : class =>
-        c.Saga.Record(new CreditRequested(nameof(CreditPurpose.Transfer), c.Saga.ToLedger, c.Saga.ToAccount, c.Saga.Amount, Now, Now + _options.CreditResendTimeout));
+        c.Saga.Record(new CreditRequested(nameof(CreditPurpose.Transfer), c.Saga.ToLedger, c.Saga.ToAccount, c.Saga.Amount, Now, ResendAt(c.Saga)));
 
     private void RequestRefund<T>(BehaviorContext<TransferState, T> c) where T : class =>
-        c.Saga.Record(new CreditRequested(nameof(CreditPurpose.Refund), c.Saga.FromLedger, c.Saga.FromAccount, c.Saga.Amount, Now, Now + _options.CreditResendTimeout));
+        c.Saga.Record(new CreditRequested(nameof(CreditPurpose.Refund), c.Saga.FromLedger, c.Saga.FromAccount, c.Saga.Amount, Now, ResendAt(c.Saga)));
+
+    private DateTimeOffset ResendAt(TransferState s) => Now + _options.CreditResendInterval(s.CreditSends + 1);
 
     private bool Due(TransferState s) => s.NextCheckBackAt is { } due && due <= Now;
 

@@ -52,9 +52,33 @@ public sealed class CheckBackScan_Specs : IAsyncLifetime
         await s.Send(new CheckBackDue(id, 1)); // a repeated scan message: the credit is no longer overdue
         await s.Until(id, e => e.OfType<MessageIgnored>().Any(), "repeat recorded");
 
-        Assert.Equal(2, (await s.UntilCreditsSent(id, 2)).Count);
-        Assert.Single((await s.UntilCreditsSent(id, 1)).Distinct()); // the same idempotent credit
+        var credits = await s.UntilCreditsSent(id, 2);
+        Assert.Equal(2, credits.Count);
+        Assert.Single(credits.Distinct()); // the same idempotent credit
         await s.Send(new AccountCredited(id, Bob, 100m));
+        await s.InState(id, s.Machine.Completed);
+    }
+
+    [Fact]
+    public async Task An_unconfirmed_credit_waits_twice_as_long_each_time_and_needs_attention_after_the_last_send()
+    {
+        await using var s = await Start(_schema, configure: o => o.MaxCreditSends = 3);
+        var id = await s.Committed();
+        var wait = s.Options.CreditResendTimeout;
+
+        Assert.Equal(1, await s.CheckBackDueScan(wait));
+        await s.Until(id, e => e.OfType<CreditRequested>().Count() == 2, "second send");
+        Assert.Equal(0, await s.CheckBackDueScan(2 * wait - TimeSpan.FromSeconds(1)));
+        Assert.Equal(1, await s.CheckBackDueScan(TimeSpan.FromSeconds(1)));
+        await s.Until(id, e => e.OfType<CreditRequested>().Count() == 3, "third send");
+        Assert.Equal(3, (await s.UntilCreditsSent(id, 3)).Count);
+
+        Assert.Equal(1, await s.CheckBackDueScan(4 * wait));
+        await s.InState(id, s.Machine.NeedsAttention);
+        Assert.Contains("not confirmed after 3 sends", (await s.Load(id))!.Reason);
+        Assert.Equal(3, s.CreditsSent(id).Count);
+
+        await s.Send(new AccountCredited(id, Bob, 100m)); // a queued copy applied once the ledger is back
         await s.InState(id, s.Machine.Completed);
     }
 
