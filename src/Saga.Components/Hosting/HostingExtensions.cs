@@ -42,6 +42,12 @@ public static class HostingExtensions
             });
         }
         x.AddBusObserver<ResponseEndpointObserver>();
+        // A stopping host gives its consumers 10 s, then cancels their tokens; the bus is stopped within the host's 30 s.
+        x.AddOptions<MassTransitHostOptions>().Configure(o =>
+        {
+            o.ConsumerStopTimeout = TimeSpan.FromSeconds(10);
+            o.StopTimeout = TimeSpan.FromSeconds(20);
+        });
         x.UsingRabbitMq((context, cfg) =>
         {
             cfg.Host(options.Host, options.Port, options.VirtualHost, h =>

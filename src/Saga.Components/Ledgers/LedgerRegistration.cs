@@ -26,13 +26,14 @@ public static class LedgerRegistration
     public static void AddLedgerConsumers(this IBusRegistrationConfigurator x, LedgerOptions options)
     {
         // Every ledger operation is idempotent, so a database restart is waited out (~20 s) rather than faulted.
+        // Only transient errors (a lost connection, a server shutting down or starting): a bad statement fails at once.
         x.AddConfigureEndpointsCallback((_, name, endpoint) =>
         {
             if (name == options.QueueName)
             {
                 endpoint.UseMessageRetry(r =>
                 {
-                    r.Handle<Npgsql.NpgsqlException>();
+                    r.Handle<Npgsql.NpgsqlException>(e => e.IsTransient);
                     r.Handle<TimeoutException>();
                     r.Intervals(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10));
                 });
