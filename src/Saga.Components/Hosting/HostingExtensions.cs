@@ -25,7 +25,7 @@ public static class HostingExtensions
     /// <summary>
     /// The broker, from the "RabbitMq" section: durable queues and persistent messages (MassTransit's
     /// defaults), publisher confirms, scheduling through <see cref="SchedulerAddress"/>, and quorum
-    /// queues when configured.
+    /// queues when configured; a <see cref="ConsumerWatchdog"/> stops the host if an endpoint loses its consumer.
     /// </summary>
     public static void UsingSagaRabbitMq(this IBusRegistrationConfigurator x, IConfiguration configuration,
         Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? configure = null)
@@ -42,6 +42,10 @@ public static class HostingExtensions
             });
         }
         x.AddBusObserver<ResponseEndpointObserver>();
+        x.Configure<ConsumerWatchdogOptions>(configuration.GetSection(ConsumerWatchdogOptions.Section));
+        x.AddSingleton<ConsumerWatchdog>();
+        x.AddHostedService(sp => sp.GetRequiredService<ConsumerWatchdog>());
+        x.AddReceiveEndpointObserver(sp => sp.GetRequiredService<ConsumerWatchdog>());
         // A stopping host gives its consumers 10 s, then cancels their tokens; the bus is stopped within the host's 30 s.
         x.AddOptions<MassTransitHostOptions>().Configure(o =>
         {
