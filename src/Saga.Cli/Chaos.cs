@@ -65,6 +65,10 @@ public static class Chaos
         {
             AnsiConsole.MarkupLineInterpolated($"  - {fault}");
         }
+        foreach (var host in system.Hosts.Where(h => h.Restarts > 0))
+        {
+            AnsiConsole.MarkupLineInterpolated($"[yellow]{host.Name} exited on its own {host.Restarts} time(s) and was started again[/] (see {host.LogFile})");
+        }
         // A transfer handed to a person must say why; one without a reason is a violation.
         var unexplained = 0;
         await using (var db = system.OpenDatabase())

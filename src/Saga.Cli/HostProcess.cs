@@ -8,6 +8,8 @@ namespace Saga.Cli;
 /// <summary>
 /// One deployable host started as its own process from its build output, as it runs in production;
 /// stopped by the process id it was given, never by name. Used by the CLI and by the end-to-end tests.
+/// Like a service manager, it starts again a host that exits on its own after it was ready (the
+/// consumer watchdog's exit, a crash), up to <see cref="MaxRestarts"/> times.
 /// </summary>
 public sealed class HostProcess(string name, string project, IReadOnlyDictionary<string, string> environment, string logDirectory) : IAsyncDisposable
 {
@@ -15,6 +17,15 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
     private readonly Dictionary<string, string> _environment = new(environment);
     private Process? _process;
     private StreamWriter? _log;
+    private volatile bool _stopping;
+
+    public const int MaxRestarts = 5;
+
+    /// <summary>Times the host exited on its own and was started again.</summary>
+    public int Restarts { get; private set; }
+
+    /// <summary>Raised after a host that exited on its own is ready again (its process id changed).</summary>
+    public event Action? Restarted;
 
     public string Name => name;
     public string Project => project;
@@ -31,6 +42,7 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
 
     public async Task Start(CancellationToken cancellationToken = default)
     {
+        _stopping = false;
         var info = new ProcessStartInfo("dotnet", Binary(project)) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var (key, value) in _environment)
         {
@@ -65,6 +77,7 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
             {
                 if ((await Http.GetAsync($"{BaseAddress}/health/ready", cancellationToken)).StatusCode == HttpStatusCode.OK)
                 {
+                    Supervise(_process, log);
                     return;
                 }
             }
@@ -76,9 +89,36 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
         throw new TimeoutException($"{name} did not become ready in 90 s; see {LogFile}");
     }
 
+    private void Supervise(Process process, StreamWriter log)
+    {
+        process.EnableRaisingEvents = true;
+        process.Exited += (_, _) =>
+        {
+            if (_stopping || process != _process || Restarts >= MaxRestarts)
+            {
+                return;
+            }
+            Restarts++;
+            Write(log, $"[supervisor] {name} exited on its own with code {process.ExitCode}: starting it again ({Restarts} of {MaxRestarts})");
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await Start();
+                    Restarted?.Invoke();
+                }
+                catch (Exception e)
+                {
+                    Write(log, $"[supervisor] {name} did not start again: {e.Message}");
+                }
+            });
+        };
+    }
+
     /// <summary>kill -9: no graceful shutdown, no chance to finish what it was doing.</summary>
     public void Kill()
     {
+        _stopping = true;
         if (_process is { HasExited: false })
         {
             _process.Kill(entireProcessTree: true);
@@ -89,6 +129,7 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
     /// <summary>SIGTERM, then SIGKILL if it has not stopped in 30 s.</summary>
     public async Task Stop()
     {
+        _stopping = true;
         if (_process is { HasExited: false } p)
         {
             Process.Start("kill", ["-TERM", p.Id.ToString()])?.WaitForExit();

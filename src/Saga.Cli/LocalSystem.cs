@@ -12,6 +12,7 @@ namespace Saga.Cli;
 public sealed class LocalSystem : IAsyncDisposable
 {
     private readonly string _runDirectory;
+    private readonly Lock _pidsLock = new();
 
     private LocalSystem(string root, Dictionary<string, string> coordinator, Dictionary<string, string> ledgerA, Dictionary<string, string> ledgerB,
         Dictionary<string, string> api)
@@ -27,6 +28,10 @@ public sealed class LocalSystem : IAsyncDisposable
         LedgerA = new HostProcess("ledger-a", "Saga.Ledger", With(ledgerA, "Ledger__Id", "A"), logs);
         LedgerB = new HostProcess("ledger-b", "Saga.Ledger", With(ledgerB, "Ledger__Id", "B"), logs);
         Api = new HostProcess("api", "Saga.Api", api, logs);
+        foreach (var host in Hosts)
+        {
+            host.Restarted += RecordPids;
+        }
     }
 
     public string Root { get; }
@@ -94,6 +99,14 @@ public sealed class LocalSystem : IAsyncDisposable
     }
 
     private void RecordPids()
+    {
+        lock (_pidsLock)
+        {
+            WritePids();
+        }
+    }
+
+    private void WritePids()
     {
         Directory.CreateDirectory(_runDirectory);
         File.WriteAllLines(Path.Combine(_runDirectory, "pids"), Hosts.Where(h => h.Pid is not null).Select(h => $"{h.Pid} {h.Name}"));

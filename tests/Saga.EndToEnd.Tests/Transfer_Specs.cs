@@ -194,6 +194,30 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
     }
 
     [Fact]
+    public async Task A_ledger_that_dies_on_its_own_is_started_again_and_the_credit_queued_meanwhile_completes()
+    {
+        var alice = await system.OpenAccount("A", "alice", 1000m);
+        var bob = await system.OpenAccount("B", "bob", 0m);
+        var restarted = new TaskCompletionSource();
+        system.LedgerB.Restarted += () => restarted.TrySetResult();
+        var restartsBefore = system.LedgerB.Restarts;
+
+        // Killed from outside, as the OOM killer or a watchdog's exit would: not through HostProcess.
+        using (var process = System.Diagnostics.Process.GetProcessById(system.LedgerB.Pid!.Value))
+        {
+            process.Kill();
+        }
+        var id = NewId.NextGuid();
+        var submitted = await system.Submit(id, alice, bob, 100m);
+        await restarted.Task.WaitAsync(TimeSpan.FromSeconds(90));
+
+        Assert.True(submitted.Is(out Response<TransferSubmitted>? s) && s.Message.Outcome == LocalTransactionOutcome.Committed);
+        await system.UntilState(id, TransferStates.Completed);
+        Assert.Equal(restartsBefore + 1, system.LedgerB.Restarts);
+        Assert.Equal((900m, 100m), (await system.Balance(alice), await system.Balance(bob)));
+    }
+
+    [Fact]
     public async Task Killing_the_coordinator_while_transfers_are_in_flight_loses_none_of_them()
     {
         var alice = await system.OpenAccount("A", "alice", 10_000m);
