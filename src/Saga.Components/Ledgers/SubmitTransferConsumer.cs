@@ -16,6 +16,8 @@ public sealed class SubmitTransferConsumer(
     IOptions<FaultInjectionOptions> faults,
     ILogger<SubmitTransferConsumer> logger) : IConsumer<SubmitTransfer>
 {
+    private const string ReusedId = "this transfer id was used for a different transfer";
+
     public async Task Consume(ConsumeContext<SubmitTransfer> context)
     {
         var transfer = context.Message;
@@ -35,10 +37,7 @@ public sealed class SubmitTransferConsumer(
             var (done, sourceExists) = await ledger.BeforeHalfMessage(transfer.TransferId, transfer.From.AccountId, context.CancellationToken);
             if (done is not null)
             {
-                // A tombstone (FromAccount null) is the check-back's rollback of this very transfer.
-                await context.RespondAsync(done.FromAccount is null || done.Matches(transfer)
-                    ? new TransferSubmitted(transfer.TransferId, done.Outcome, done.Reason)
-                    : new TransferRejected(transfer.TransferId, "this transfer id was used for a different transfer"));
+                await Answer(context, done);
                 return;
             }
             if (!sourceExists)
@@ -65,17 +64,14 @@ public sealed class SubmitTransferConsumer(
         if (ack.Message.Conflict is not null)
         {
             // The id was first used for another transfer, whose own request may still be debiting: leave it alone.
-            await context.RespondAsync(new TransferRejected(transfer.TransferId, "this transfer id was used for a different transfer"));
+            await context.RespondAsync(new TransferRejected(transfer.TransferId, ReusedId));
             return;
         }
         if (ack.Message.State != TransferStates.Prepared)
         {
             // The coordinator decided this transfer already (a repeat, or one resolved by an operator): the
             // answer is the recorded outcome, made exact by a tombstone if there is none. Never a debit now.
-            var decided = await ledger.CheckBack(transfer.TransferId, context.CancellationToken);
-            await context.RespondAsync(decided.FromAccount is null || decided.Matches(transfer)
-                ? new TransferSubmitted(transfer.TransferId, decided.Outcome, decided.Reason)
-                : new TransferRejected(transfer.TransferId, "this transfer id was used for a different transfer"));
+            await Answer(context, await ledger.CheckBack(transfer.TransferId, context.CancellationToken));
             return;
         }
 
@@ -83,7 +79,7 @@ public sealed class SubmitTransferConsumer(
         if (local.FromAccount is not null && !local.Matches(transfer))
         {
             // A concurrent request with the same id and another body recorded its transfer first.
-            await context.RespondAsync(new TransferRejected(transfer.TransferId, "this transfer id was used for a different transfer"));
+            await context.RespondAsync(new TransferRejected(transfer.TransferId, ReusedId));
             return;
         }
         logger.LogDebug("Local transaction {Outcome} {Reason}", local.Outcome, local.Reason);
@@ -105,5 +101,17 @@ public sealed class SubmitTransferConsumer(
             }
         }
         await context.RespondAsync(new TransferSubmitted(transfer.TransferId, local.Outcome, local.Reason));
+    }
+
+    /// <summary>
+    /// A repeat answered from the recorded outcome. A tombstone (FromAccount null) is the check-back's
+    /// rollback of this very transfer; a record of another body means the id was reused.
+    /// </summary>
+    private static Task Answer(ConsumeContext<SubmitTransfer> context, LocalTransaction recorded)
+    {
+        var transfer = context.Message;
+        return recorded.FromAccount is null || recorded.Matches(transfer)
+            ? context.RespondAsync(new TransferSubmitted(transfer.TransferId, recorded.Outcome, recorded.Reason))
+            : context.RespondAsync(new TransferRejected(transfer.TransferId, ReusedId));
     }
 }
