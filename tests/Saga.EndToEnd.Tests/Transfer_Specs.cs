@@ -185,7 +185,9 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
     {
         var environment = system.LedgerA.Environment.ToDictionary(kv => kv.Key, kv => kv.Value);
         environment["DOTNET_ENVIRONMENT"] = "Production";
-        await using var production = new HostProcess("ledger-a-production", "Saga.Ledger", environment, Path.GetTempPath());
+        // A log of its own: a shared one would still hold an earlier run's lines.
+        var logs = Directory.CreateTempSubdirectory("saga-production-").FullName;
+        await using var production = new HostProcess("ledger-a-production", "Saga.Ledger", environment, logs);
 
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => production.Start());
 
