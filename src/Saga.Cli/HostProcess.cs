@@ -18,6 +18,7 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
     private Process? _process;
     private StreamWriter? _log;
     private volatile bool _stopping;
+    private volatile bool _disposed;
 
     public const int MaxRestarts = 5;
 
@@ -42,6 +43,7 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
 
     public async Task Start(CancellationToken cancellationToken = default)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         _stopping = false;
         var info = new ProcessStartInfo("dotnet", Binary(project)) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var (key, value) in _environment)
@@ -61,6 +63,12 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
         }
         var log = _log = new StreamWriter(LogFile, append: true) { AutoFlush = true };
         _process = Process.Start(info)!;
+        if (_disposed)
+        {
+            // A supervisor's restart that raced with disposal: nothing may outlive the owner.
+            _process.Kill(entireProcessTree: true);
+            throw new ObjectDisposedException(name);
+        }
         _process.OutputDataReceived += (_, e) => Write(log, e.Data);
         _process.ErrorDataReceived += (_, e) => Write(log, e.Data);
         _process.BeginOutputReadLine();
@@ -94,7 +102,7 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
         process.EnableRaisingEvents = true;
         process.Exited += (_, _) =>
         {
-            if (_stopping || process != _process || Restarts >= MaxRestarts)
+            if (_stopping || _disposed || process != _process || Restarts >= MaxRestarts)
             {
                 return;
             }
@@ -150,6 +158,7 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
 
     public async ValueTask DisposeAsync()
     {
+        _disposed = true; // no supervisor restart from here on
         await Stop();
         _process?.Dispose();
         _log?.Dispose();
