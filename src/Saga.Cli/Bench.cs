@@ -77,7 +77,6 @@ public static class Bench
             await Task.Delay(5500, cancellationToken); // let RabbitMQ's statistics count the ceiling's messages before the run starts
         }
 
-        var warmed = 0;
         if (options.Warmup > 0)
         {
             // The hosts' JIT reaches its optimised code only after many calls: measured from the start,
@@ -95,7 +94,6 @@ public static class Bench
             }
             await warmWatch.CancelAsync();
             await warmObserver;
-            warmed = warm.Keys.Count(id => warmDone.TryGetValue(id, out var d) && d.State == "Completed");
             await Task.Delay(5500, cancellationToken); // RabbitMQ's statistics count the warm-up's last messages
         }
 

@@ -51,7 +51,7 @@ public sealed record Counters(long Published, long Commits, long WalFlushes, lon
 
     private static HttpClient Management(LocalSystem system)
     {
-        var http = new HttpClient { BaseAddress = new Uri($"http://{system.RabbitMq.Host}:{system.RabbitManagementPort}/") };
+        var http = new HttpClient { BaseAddress = new Uri($"http://{system.RabbitMq.Host}:{system.RabbitMq.ManagementPort}/") };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
             Convert.ToBase64String(Encoding.UTF8.GetBytes($"{system.RabbitMq.Username}:{system.RabbitMq.Password}")));
         return http;

@@ -48,8 +48,6 @@ public sealed class LocalSystem : IAsyncDisposable
 
     public RabbitMqOptions RabbitMq { get; } = Environment.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new();
 
-    public int RabbitManagementPort => RabbitMq.ManagementPort;
-
     public static LocalSystem Create(
         Dictionary<string, string>? coordinator = null, Dictionary<string, string>? ledgerA = null, Dictionary<string, string>? ledgerB = null,
         Dictionary<string, string>? api = null) =>
@@ -98,18 +96,14 @@ public sealed class LocalSystem : IAsyncDisposable
         File.Delete(Path.Combine(_runDirectory, "pids"));
     }
 
+    // Also called from a supervisor's restart, beside a chaos restart.
     private void RecordPids()
     {
         lock (_pidsLock)
         {
-            WritePids();
+            Directory.CreateDirectory(_runDirectory);
+            File.WriteAllLines(Path.Combine(_runDirectory, "pids"), Hosts.Where(h => h.Pid is not null).Select(h => $"{h.Pid} {h.Name}"));
         }
-    }
-
-    private void WritePids()
-    {
-        Directory.CreateDirectory(_runDirectory);
-        File.WriteAllLines(Path.Combine(_runDirectory, "pids"), Hosts.Where(h => h.Pid is not null).Select(h => $"{h.Pid} {h.Name}"));
     }
 
     private static Dictionary<string, string> With(Dictionary<string, string> env, string key, string value) => new(env) { [key] = value };

@@ -46,7 +46,7 @@ public sealed class ConsumerWatchdog(
     private readonly ConcurrentDictionary<string, DateTimeOffset?> _queues = new();
 
     /// <summary>Records what the broker said about <paramref name="queue"/>; true once it has had no consumer for too long.</summary>
-    public bool Observe(string queue, bool hasConsumer, DateTimeOffset now)
+    private bool Observe(string queue, bool hasConsumer, DateTimeOffset now)
     {
         if (!_queues.TryGetValue(queue, out var seenWithout))
         {
