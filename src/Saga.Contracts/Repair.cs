@@ -3,16 +3,19 @@ namespace Saga.Contracts;
 // Operator repair of a transfer that needs attention. Each is recorded on the transfer's stream with
 // who asked and why.
 
-/// <summary>Send the credit again (safe: the credit is idempotent).</summary>
+/// <summary>Send the credit again (safe: the credit is idempotent); refused once the credit was voided.</summary>
 public sealed record RetryCredit(Guid TransferId, string Operator, string Reason);
 
 /// <summary>Start check-backs again for a transfer that exhausted them.</summary>
 public sealed record RecheckTransfer(Guid TransferId, string Operator, string Reason);
 
-/// <summary>Credit the amount back to the source account; the transfer ends refunded.</summary>
+/// <summary>
+/// Credit the amount back to the source account, once the destination ledger has voided the
+/// transfer's credit; if the credit was applied first, the transfer ends completed and nothing is refunded.
+/// </summary>
 public sealed record RefundTransfer(Guid TransferId, string Operator, string Reason);
 
-/// <summary>Close the transfer as handled outside the system.</summary>
+/// <summary>Close the transfer as handled outside the system; a committed transfer's credit is voided first, as for a refund.</summary>
 public sealed record ResolveTransfer(Guid TransferId, string Operator, string Reason);
 
 /// <summary>The coordinator's answer when a repair does not apply to the transfer's current state.</summary>

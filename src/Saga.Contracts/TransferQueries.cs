@@ -24,6 +24,9 @@ public static class TransferStates
     public const string Completed = "Completed";
     public const string RolledBack = "RolledBack";
     public const string NeedsAttention = "NeedsAttention";
+
+    /// <summary>An operator's refund or resolve waits for the destination ledger to void the transfer's credit.</summary>
+    public const string Voiding = "Voiding";
     public const string Refunding = "Refunding";
     public const string Refunded = "Refunded";
     public const string Resolved = "Resolved";

@@ -36,7 +36,7 @@ public static class TransferEndpoints
     private static readonly string[] States =
     [
         TransferStates.Prepared, TransferStates.Committed, TransferStates.Completed, TransferStates.RolledBack, TransferStates.NeedsAttention,
-        TransferStates.Refunding, TransferStates.Refunded, TransferStates.Resolved,
+        TransferStates.Voiding, TransferStates.Refunding, TransferStates.Refunded, TransferStates.Resolved,
     ];
 
     public static void MapTransferEndpoints(this IEndpointRouteBuilder app)

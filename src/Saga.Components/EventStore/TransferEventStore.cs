@@ -16,6 +16,7 @@ public static class TransferEventStore
         typeof(HalfMessageStored), typeof(TransferCommitted), typeof(TransferRolledBack), typeof(CheckBackSent),
         typeof(CheckBackAnswered), typeof(CreditRequested), typeof(CreditConfirmed), typeof(CreditFailed),
         typeof(TransferNeedsAttention), typeof(CreditRetryRequested), typeof(RecheckRequested), typeof(RefundRequested),
+        typeof(ResolveRequested), typeof(VoidRequested), typeof(CreditVoidConfirmed), typeof(CreditCopyRefused),
         typeof(TransferResolved), typeof(MessageIgnored),
     ];
 

@@ -20,16 +20,59 @@ public sealed class CreditAccountConsumer(
     {
         var credit = context.Message;
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["TransferId"] = credit.TransferId });
+        if (LedgerAmounts.Problem(credit.Amount) is { } problem)
+        {
+            throw new PermanentCreditFailure($"credit refused: {problem}");
+        }
         faults.BeforeCredit(credit);
 
-        var applied = await ledger.Credit(credit.TransferId, credit.Purpose, credit.Account.AccountId, credit.Amount, context.CancellationToken);
-        logger.LogDebug(applied ? "Credited {Account} {Amount} ({Purpose})" : "Credit to {Account} {Amount} ({Purpose}) was applied before",
-            credit.Account, credit.Amount, credit.Purpose);
-
+        var outcome = await ledger.Credit(credit.TransferId, credit.Purpose, credit.Account.AccountId, credit.Amount, context.CancellationToken);
         var coordinator = await context.GetSendEndpoint(options.Value.CoordinatorAddress);
+        if (outcome == CreditOutcome.Voided)
+        {
+            // Acknowledged, never retried, never applied: the coordinator voided this credit before a refund or resolve.
+            logger.LogWarning("Credit to {Account} {Amount} refused: the transfer's credit was voided", credit.Account, credit.Amount);
+            await coordinator.Send(new CreditVoided(credit.TransferId, credit.Account, credit.Amount, RefusedCopy: true), context.CancellationToken);
+            return;
+        }
+        logger.LogDebug(outcome == CreditOutcome.Applied ? "Credited {Account} {Amount} ({Purpose})" : "Credit to {Account} {Amount} ({Purpose}) was applied before",
+            credit.Account, credit.Amount, credit.Purpose);
         var retries = context.GetRetryAttempt() + context.GetRedeliveryCount();
         await coordinator.Send(new AccountCredited(credit.TransferId, credit.Account, credit.Amount, credit.Purpose, retries), context.CancellationToken);
     }
+}
+
+/// <summary>
+/// The fence before a compensation: voids the transfer's credit unless it is applied already, and
+/// answers which of the two holds. A repeat gives the same answer.
+/// </summary>
+public sealed class VoidCreditConsumer(LedgerDatabase ledger, IOptions<LedgerOptions> options, ILogger<VoidCreditConsumer> logger) : IConsumer<VoidCredit>
+{
+    public async Task Consume(ConsumeContext<VoidCredit> context)
+    {
+        var request = context.Message;
+        using var scope = logger.BeginScope(new Dictionary<string, object> { ["TransferId"] = request.TransferId });
+        var voided = await ledger.Void(request.TransferId, request.Account.AccountId, request.Amount, context.CancellationToken);
+        logger.LogInformation(voided ? "Credit to {Account} voided" : "Credit to {Account} not voided: it was applied first", request.Account);
+        var coordinator = await context.GetSendEndpoint(options.Value.CoordinatorAddress);
+        if (voided)
+        {
+            await coordinator.Send(new CreditVoided(request.TransferId, request.Account, request.Amount), context.CancellationToken);
+        }
+        else
+        {
+            await coordinator.Send(new AccountCredited(request.TransferId, request.Account, request.Amount), context.CancellationToken);
+        }
+    }
+}
+
+/// <summary>What a ledger accepts as an amount whatever its callers checked: positive, whole cents.</summary>
+public static class LedgerAmounts
+{
+    public static string? Problem(decimal amount) =>
+        amount <= 0 ? $"amount {amount} is not positive"
+        : decimal.Round(amount, 2) != amount ? $"amount {amount} has more than two decimal places"
+        : null;
 }
 
 public sealed class CreditAccountConsumerDefinition(IOptions<LedgerOptions> options) : ConsumerDefinition<CreditAccountConsumer>

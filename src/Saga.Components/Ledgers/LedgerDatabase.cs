@@ -12,6 +12,17 @@ public sealed record LocalTransaction(LocalTransactionOutcome Outcome, string? R
         FromAccount == t.From.AccountId && ToLedger == t.To.Ledger && ToAccount == t.To.AccountId && Amount == t.Amount;
 }
 
+public enum CreditOutcome
+{
+    Applied,
+
+    /// <summary>A repeat: the credit was applied before and is not applied again.</summary>
+    AppliedBefore,
+
+    /// <summary>A void holds the credit's key: the credit is refused for good.</summary>
+    Voided,
+}
+
 /// <summary>The credit's target account does not exist: retrying cannot help.</summary>
 public sealed class UnknownAccountException(string ledger, string accountId)
     : Exception($"ledger {ledger} has no account '{accountId}'");
@@ -72,6 +83,8 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
                 amount numeric(20, 2) not null,
                 credited_at timestamptz not null default now(),
                 primary key (transfer_id, purpose));
+            -- A void holds the credit's key without moving money: a later copy of that credit is refused.
+            alter table {_s}.credits add column if not exists voided_at timestamptz;
             """, cancellationToken);
         await tx.CommitAsync(cancellationToken);
     }
@@ -208,10 +221,10 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
 
     /// <summary>
     /// Credits the account once per (transfer, purpose): the credit and its record commit together.
-    /// Returns false when it was applied before. Throws <see cref="UnknownAccountException"/> for an
-    /// account this ledger does not hold.
+    /// A credit recorded before, or a void recorded under the same key, leaves the balance alone.
+    /// Throws <see cref="UnknownAccountException"/> for an account this ledger does not hold.
     /// </summary>
-    public async Task<bool> Credit(Guid transferId, CreditPurpose purpose, string accountId, decimal amount, CancellationToken cancellationToken)
+    public async Task<CreditOutcome> Credit(Guid transferId, CreditPurpose purpose, string accountId, decimal amount, CancellationToken cancellationToken)
     {
         // One statement, so one round trip and no BEGIN/COMMIT: nothing is recorded for an unknown account.
         await using var command = dataSource.CreateCommand($"""
@@ -222,19 +235,69 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
                 on conflict (transfer_id, purpose) do nothing returning account_id, amount),
             credited as (
                 update {_s}.accounts a set balance = a.balance + r.amount from recorded r where a.account_id = r.account_id returning 1)
-            select (select count(*) from account), (select count(*) from credited)
+            select (select count(*) from account), (select count(*) from credited),
+                   (select voided_at is not null from {_s}.credits where transfer_id = $1 and purpose = $2)
             """);
         command.Parameters.Add(new() { Value = transferId });
         command.Parameters.Add(new() { Value = (short)purpose });
         command.Parameters.Add(new() { Value = accountId });
         command.Parameters.Add(new() { Value = amount });
         long exists, credited;
+        bool? voided;
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             await reader.ReadAsync(cancellationToken);
-            (exists, credited) = (reader.GetInt64(0), reader.GetInt64(1));
+            (exists, credited, voided) = (reader.GetInt64(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetBoolean(2));
         }
-        return exists == 0 ? throw new UnknownAccountException(_ledger, accountId) : credited == 1;
+        if (credited == 1)
+        {
+            return CreditOutcome.Applied;
+        }
+        // The record that stopped the insert may have committed after this statement's snapshot: read it now.
+        voided ??= await IsVoided(transferId, purpose, cancellationToken);
+        return voided switch
+        {
+            true => CreditOutcome.Voided,
+            false => CreditOutcome.AppliedBefore,
+            null => exists == 0
+                ? throw new UnknownAccountException(_ledger, accountId)
+                : throw new InvalidOperationException($"the credit of transfer {transferId} was not applied and has no record"),
+        };
+    }
+
+    /// <summary>
+    /// The fence before a compensation: records a void under the key the transfer's credit writes,
+    /// unless a credit is there already. Returns true when the void stands (now or from before),
+    /// false when the credit was applied first. One statement decides; the account need not exist.
+    /// </summary>
+    public async Task<bool> Void(Guid transferId, string accountId, decimal amount, CancellationToken cancellationToken)
+    {
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(
+            $"insert into {_s}.credits (transfer_id, purpose, account_id, amount, voided_at) values ($1, $2, $3, $4, now()) " +
+            "on conflict (transfer_id, purpose) do nothing")
+        {
+            Parameters = { new() { Value = transferId }, new() { Value = (short)CreditPurpose.Transfer }, new() { Value = accountId }, new() { Value = amount } },
+        });
+        // A statement of its own, so it sees a concurrent credit the insert waited for.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"select voided_at is not null from {_s}.credits where transfer_id = $1 and purpose = $2")
+        {
+            Parameters = { new() { Value = transferId }, new() { Value = (short)CreditPurpose.Transfer } },
+        });
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            throw new InvalidOperationException($"transfer {transferId} has no credit record after its void");
+        }
+        return reader.GetBoolean(0);
+    }
+
+    private async Task<bool?> IsVoided(Guid transferId, CreditPurpose purpose, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"select voided_at is not null from {_s}.credits where transfer_id = $1 and purpose = $2");
+        command.Parameters.Add(new() { Value = transferId });
+        command.Parameters.Add(new() { Value = (short)purpose });
+        return await command.ExecuteScalarAsync(cancellationToken) as bool?;
     }
 
     private static LocalTransaction Read(NpgsqlDataReader r) => new(

@@ -42,6 +42,7 @@ public static class LedgerRegistration
         x.AddConsumer<SubmitTransferConsumer>().Endpoint(e => e.Name = options.QueueName);
         x.AddConsumer<CheckLocalTransactionConsumer>().Endpoint(e => e.Name = options.QueueName);
         x.AddConsumer<CreditAccountConsumer, CreditAccountConsumerDefinition>().Endpoint(e => e.Name = options.QueueName);
+        x.AddConsumer<VoidCreditConsumer>().Endpoint(e => e.Name = options.QueueName);
         x.AddConsumer<OpenAccountConsumer>().Endpoint(e => e.Name = options.QueueName);
         x.AddConsumer<GetAccountConsumer>().Endpoint(e => e.Name = options.QueueName);
         x.AddRequestClient<StoreHalfMessage>(options.CoordinatorAddress, RequestTimeout.After(ms: (int)options.HalfMessageTimeout.TotalMilliseconds));

@@ -27,6 +27,11 @@ public sealed class SubmitTransferConsumer(
             await context.RespondAsync(new TransferRejected(transfer.TransferId, $"ledger {options.Value.Id} does not hold {transfer.From}"));
             return;
         }
+        if (LedgerAmounts.Problem(transfer.Amount) is { } problem)
+        {
+            await context.RespondAsync(new TransferRejected(transfer.TransferId, $"transfer refused: {problem}"));
+            return;
+        }
 
         // Until the source account is known to exist, one read refuses an unknown account before any half
         // message and answers a repeated request from its record. After that the read is skipped: a repeat

@@ -36,7 +36,20 @@ public sealed record CreditRetryRequested(string Operator, string Reason, DateTi
 
 public sealed record RecheckRequested(string Operator, string Reason, DateTimeOffset At, DateTimeOffset CheckBackDueAt, int CheckBackLimit);
 
+/// <summary>An operator asked for a refund: it is sent once the destination ledger has voided the credit.</summary>
 public sealed record RefundRequested(string Operator, string Reason, DateTimeOffset At);
+
+/// <summary>An operator asked to close a committed transfer: it is resolved once the destination ledger has voided the credit.</summary>
+public sealed record ResolveRequested(string Operator, string Reason, DateTimeOffset At);
+
+/// <summary>The destination ledger was asked to void the credit; unanswered by <see cref="ResendAt"/>, it is asked again.</summary>
+public sealed record VoidRequested(string Ledger, string Account, DateTimeOffset At, DateTimeOffset ResendAt);
+
+/// <summary>The destination ledger holds a void under the credit's key: the credit can never be applied.</summary>
+public sealed record CreditVoidConfirmed(string Ledger, string Account, DateTimeOffset At);
+
+/// <summary>A copy of the credit reached the destination after its void and was refused there: no money moved.</summary>
+public sealed record CreditCopyRefused(string Ledger, string Account, DateTimeOffset At);
 
 public sealed record TransferResolved(string Operator, string Reason, DateTimeOffset At);
 

@@ -4,6 +4,9 @@ using Saga.Contracts;
 
 namespace Saga.Components.Transfers;
 
+/// <summary>A repair that waits for the destination ledger's void: <see cref="Kind"/> is Refund or Resolved.</summary>
+public sealed record OperatorRepair(string Kind, string Operator, string Reason);
+
 /// <summary>
 /// One transfer as the coordinator holds it: the saga instance, rebuilt from the transfer's event
 /// stream, and the queryable view stored beside the stream in the same commit.
@@ -26,15 +29,27 @@ public sealed class TransferState : SagaStateMachineInstance
     /// <summary>The producer's debit is known to have committed (by its Commit or a check-back).</summary>
     public bool DebitCommitted { get; set; }
 
+    /// <summary>The destination ledger confirmed the transfer's credit.</summary>
+    public bool CreditApplied { get; set; }
+
+    /// <summary>The destination ledger holds a void under the credit's key: the credit can never be applied.</summary>
+    public bool CreditVoided { get; set; }
+
+    /// <summary>The source ledger confirmed the refund.</summary>
+    public bool RefundApplied { get; set; }
+
+    /// <summary>The operator's refund or resolve that waits for the void, with who asked and why.</summary>
+    public OperatorRepair? Repair { get; set; }
+
     public int CheckBacks { get; set; }
 
-    /// <summary>Sends of the credit (or refund) in flight, the first included.</summary>
+    /// <summary>Sends of the credit, the void or the refund in flight, the first included.</summary>
     public int CreditSends { get; set; }
     public int CheckBackLimit { get; set; }
 
     /// <summary>
-    /// When the scan should next act: ask the producer (Prepared), or send an unconfirmed credit again
-    /// (Committed, Refunding); null when the transfer waits on nothing.
+    /// When the scan should next act: ask the producer (Prepared), or send an unconfirmed credit, void
+    /// or refund again (Committed, Voiding, Refunding); null when the transfer waits on nothing.
     /// </summary>
     public DateTimeOffset? NextCheckBackAt { get; set; }
 
@@ -89,11 +104,17 @@ public sealed class TransferState : SagaStateMachineInstance
                 CreditSends++;
                 NextCheckBackAt = c.ResendAt;
                 UpdatedAt = c.At;
+                if (c.Purpose == nameof(CreditPurpose.Refund))
+                {
+                    Become(TransferStates.Refunding, c.At);
+                }
                 break;
             case CreditConfirmed c:
                 Reason = null;
                 NextCheckBackAt = null;
-                Become(c.Purpose == nameof(CreditPurpose.Refund) ? TransferStates.Refunded : TransferStates.Completed, c.At);
+                var refund = c.Purpose == nameof(CreditPurpose.Refund);
+                (RefundApplied, CreditApplied) = (RefundApplied || refund, CreditApplied || !refund);
+                Become(refund ? TransferStates.Refunded : TransferStates.Completed, c.At);
                 break;
             case CreditFailed f:
                 Reason = f.Reason;
@@ -115,7 +136,26 @@ public sealed class TransferState : SagaStateMachineInstance
                 break;
             case RefundRequested r:
                 CreditSends = 0;
-                Become(TransferStates.Refunding, r.At);
+                Repair = new(nameof(CreditPurpose.Refund), r.Operator, r.Reason);
+                Become(CreditVoided ? TransferStates.Refunding : TransferStates.Voiding, r.At);
+                break;
+            case ResolveRequested r:
+                CreditSends = 0;
+                Repair = new(nameof(TransferStates.Resolved), r.Operator, r.Reason);
+                Become(TransferStates.Voiding, r.At);
+                break;
+            case VoidRequested v:
+                CreditSends++;
+                NextCheckBackAt = v.ResendAt;
+                UpdatedAt = v.At;
+                break;
+            case CreditVoidConfirmed v:
+                CreditVoided = true;
+                CreditSends = 0;
+                NextCheckBackAt = null;
+                UpdatedAt = v.At;
+                break;
+            case CreditCopyRefused:
                 break;
             case TransferResolved r:
                 Reason = r.Reason;

@@ -29,6 +29,7 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
         Event(() => CheckBackDue, e => { e.CorrelateById(c => c.Message.TransferId); e.OnMissingInstance(m => m.Discard()); });
         Event(() => CheckBackAnswered, e => { e.CorrelateById(c => c.Message.TransferId); e.OnMissingInstance(m => m.Fault()); });
         Event(() => Credited, e => { e.CorrelateById(c => c.Message.TransferId); e.OnMissingInstance(m => m.Fault()); });
+        Event(() => Voided, e => { e.CorrelateById(c => c.Message.TransferId); e.OnMissingInstance(m => m.Fault()); });
         Event(() => CreditFaulted, e => { e.CorrelateById(c => c.Message.Message.TransferId); e.OnMissingInstance(m => m.Fault()); });
         Event(() => StatusRequested, e =>
         {
@@ -61,33 +62,36 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
                 .Then(c => c.Saga.Record(new TransferRolledBack("rollback", c.Message.Reason, Now)))
                 .TransitionTo(RolledBack),
             // 4. Check-backs, found due by the scan. Only the next attempt counts; a repeat is stale.
-            When(CheckBackDue, c => c.Message.Attempt != c.Saga.CheckBacks + 1)
-                .Then(c => Ignore(c, $"check-back {c.Message.Attempt} is stale: {c.Saga.CheckBacks} already sent")),
-            When(CheckBackDue, c => c.Message.Attempt == c.Saga.CheckBacks + 1 && c.Message.Attempt > c.Saga.CheckBackLimit)
-                .Then(c => c.Saga.Record(new TransferNeedsAttention(
-                    $"no answer from ledger {c.Saga.FromLedger} after {c.Saga.CheckBacks} check-backs", Now)))
-                .TransitionTo(NeedsAttention),
-            When(CheckBackDue, c => c.Message.Attempt == c.Saga.CheckBacks + 1 && c.Message.Attempt <= c.Saga.CheckBackLimit)
-                .Then(c => c.Saga.Record(new CheckBackSent(c.Message.Attempt, Now, Now + _options.CheckBackInterval(c.Message.Attempt))))
-                .Send(c => SourceLedger(c.Saga), c => new CheckLocalTransaction(c.Saga.CorrelationId, c.Message.Attempt, c.Saga.From)),
-            When(CheckBackAnswered, c => c.Message.Outcome == LocalTransactionOutcome.Committed)
+            When(CheckBackDue)
+                .IfElse(c => c.Message.Attempt != c.Saga.CheckBacks + 1,
+                    stale => stale.Then(c => Ignore(c, $"check-back {c.Message.Attempt} is stale: {c.Saga.CheckBacks} already sent")),
+                    next => next.IfElse(c => c.Message.Attempt > c.Saga.CheckBackLimit,
+                        exhausted => exhausted
+                            .Then(c => c.Saga.Record(new TransferNeedsAttention(
+                                $"no answer from ledger {c.Saga.FromLedger} after {c.Saga.CheckBacks} check-backs", Now)))
+                            .TransitionTo(NeedsAttention),
+                        ask => ask
+                            .Then(c => c.Saga.Record(new CheckBackSent(c.Message.Attempt, Now, Now + _options.CheckBackInterval(c.Message.Attempt))))
+                            .Send(c => SourceLedger(c.Saga), c => new CheckLocalTransaction(c.Saga.CorrelationId, c.Message.Attempt, c.Saga.From)))),
+            When(CheckBackAnswered)
                 .Then(RecordAnswer)
-                .Then(c => c.Saga.Record(new TransferCommitted("check-back", Now)))
-                .Then(RequestCredit)
-                .TransitionTo(Committed)
-                .Send(c => DestinationLedger(c.Saga), c => CreditFor(c.Saga)),
-            When(CheckBackAnswered, c => c.Message.Outcome == LocalTransactionOutcome.RolledBack)
-                .Then(RecordAnswer)
-                .Then(c => c.Saga.Record(new TransferRolledBack("check-back", c.Message.Reason ?? "rolled back", Now)))
-                .TransitionTo(RolledBack),
-            // Unknown: the scan asks again when the next check-back is due.
-            When(CheckBackAnswered, c => c.Message.Outcome == LocalTransactionOutcome.Unknown)
-                .Then(RecordAnswer),
+                .If(c => c.Message.Outcome == LocalTransactionOutcome.Committed, committed => committed
+                    .Then(c => c.Saga.Record(new TransferCommitted("check-back", Now)))
+                    .Then(RequestCredit)
+                    .TransitionTo(Committed)
+                    .Send(c => DestinationLedger(c.Saga), c => CreditFor(c.Saga)))
+                .If(c => c.Message.Outcome == LocalTransactionOutcome.RolledBack, rolledBack => rolledBack
+                    .Then(c => c.Saga.Record(new TransferRolledBack("check-back", c.Message.Reason ?? "rolled back", Now)))
+                    .TransitionTo(RolledBack)),
+            // Unknown (above): the scan asks again when the next check-back is due.
             // The credit can only exist after a commit whose record is still being saved: it proves the commit.
-            When(Credited, c => c.Message.Purpose == CreditPurpose.Transfer)
-                .Then(c => c.Saga.Record(new TransferCommitted("credit", Now)))
-                .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Transfer), Now, c.Message.Retries)))
-                .TransitionTo(Completed));
+            When(Credited)
+                .IfElse(c => c.Message.Purpose == CreditPurpose.Transfer,
+                    credit => credit
+                        .Then(c => c.Saga.Record(new TransferCommitted("credit", Now)))
+                        .Then(ConfirmCredit)
+                        .TransitionTo(Completed),
+                    other => other.Then(c => Ignore(c, "no refund was sent"))));
 
         // The credit is in flight. A repeated Commit or a late Committed answer re-sends it: the credit is
         // idempotent, and a crash between saving this state and sending the credit must not strand it.
@@ -95,86 +99,187 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
             When(Commit)
                 .Then(c => Ignore(c, "already committed; credit sent again"))
                 .Send(c => DestinationLedger(c.Saga), c => CreditFor(c.Saga)),
-            When(CheckBackAnswered, c => c.Message.Outcome == LocalTransactionOutcome.Committed)
-                .Then(c => Ignore(c, "already committed; credit sent again"))
-                .Send(c => DestinationLedger(c.Saga), c => CreditFor(c.Saga)),
-            When(Credited, c => c.Message.Purpose == CreditPurpose.Transfer)
-                .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Transfer), Now, c.Message.Retries)))
-                .TransitionTo(Completed),
+            When(CheckBackAnswered)
+                .IfElse(c => c.Message.Outcome == LocalTransactionOutcome.Committed,
+                    committed => committed
+                        .Then(c => Ignore(c, "already committed; credit sent again"))
+                        .Send(c => DestinationLedger(c.Saga), c => CreditFor(c.Saga)),
+                    other => other.Then(c => Ignore(c, $"already committed; the answer {c.Message.Outcome} is stale"))),
+            When(Credited)
+                .IfElse(c => c.Message.Purpose == CreditPurpose.Transfer,
+                    credit => credit.Then(ConfirmCredit).TransitionTo(Completed),
+                    other => other.Then(c => Ignore(c, "no refund was sent"))),
             // No confirmation in time (a lost message, a ledger that was down): the scan has the credit sent again…
-            When(CheckBackDue, c => Due(c.Saga) && c.Saga.CreditSends < _options.MaxCreditSends)
-                .Then(RequestCredit)
-                .Send(c => DestinationLedger(c.Saga), c => CreditFor(c.Saga)),
-            // …up to a bound; then a person looks at the destination ledger.
-            When(CheckBackDue, c => Due(c.Saga) && c.Saga.CreditSends >= _options.MaxCreditSends)
-                .Then(c => c.Saga.Record(new TransferNeedsAttention(
-                    $"credit to {c.Saga.To} not confirmed after {c.Saga.CreditSends} sends", Now)))
-                .TransitionTo(NeedsAttention),
+            When(CheckBackDue)
+                .IfElse(c => !Due(c.Saga),
+                    early => early.Then(c => Ignore(c, "the credit is not overdue")),
+                    due => due.IfElse(c => c.Saga.CreditSends < _options.MaxCreditSends,
+                        resend => resend.Then(RequestCredit).Send(c => DestinationLedger(c.Saga), c => CreditFor(c.Saga)),
+                        // …up to a bound; then a person looks at the destination ledger.
+                        exhausted => exhausted
+                            .Then(c => c.Saga.Record(new TransferNeedsAttention(
+                                $"credit to {c.Saga.To} not confirmed after {c.Saga.CreditSends} sends", Now)))
+                            .TransitionTo(NeedsAttention))),
             // 5. The credit failed after all retries: a person decides.
-            When(CreditFaulted, c => c.Message.Message.Purpose == CreditPurpose.Transfer)
-                .Then(c => c.Saga.Record(new CreditFailed(nameof(CreditPurpose.Transfer), FaultReason(c.Message), Now)))
-                .Then(c => c.Saga.Record(new TransferNeedsAttention($"credit to {c.Saga.To} failed: {FaultReason(c.Message)}", Now)))
-                .TransitionTo(NeedsAttention));
-
-        // A refund (a compensating credit to the source account) is in flight.
-        During(Refunding,
-            When(CheckBackDue, c => Due(c.Saga) && c.Saga.CreditSends < _options.MaxCreditSends)
-                .Then(RequestRefund)
-                .Send(c => SourceLedger(c.Saga), c => RefundFor(c.Saga)),
-            When(CheckBackDue, c => Due(c.Saga) && c.Saga.CreditSends >= _options.MaxCreditSends)
+            When(CreditFaulted)
+                .IfElse(c => c.Message.Message.Purpose == CreditPurpose.Transfer,
+                    credit => credit
+                        .Then(c => c.Saga.Record(new CreditFailed(nameof(CreditPurpose.Transfer), FaultReason(c.Message), Now)))
+                        .Then(c => c.Saga.Record(new TransferNeedsAttention($"credit to {c.Saga.To} failed: {FaultReason(c.Message)}", Now)))
+                        .TransitionTo(NeedsAttention),
+                    other => other.Then(c => Ignore(c, "no refund was sent"))),
+            // A void from an earlier repair stands at the destination: this credit can never be applied.
+            When(Voided)
+                .Then(RecordVoid)
                 .Then(c => c.Saga.Record(new TransferNeedsAttention(
-                    $"refund to {c.Saga.From} not confirmed after {c.Saga.CreditSends} sends", Now)))
-                .TransitionTo(NeedsAttention),
-            When(Credited, c => c.Message.Purpose == CreditPurpose.Refund)
-                .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Refund), Now, c.Message.Retries)))
-                .TransitionTo(Refunded),
-            When(CreditFaulted, c => c.Message.Message.Purpose == CreditPurpose.Refund)
-                .Then(c => c.Saga.Record(new CreditFailed(nameof(CreditPurpose.Refund), FaultReason(c.Message), Now)))
-                .Then(c => c.Saga.Record(new TransferNeedsAttention($"refund to {c.Saga.From} failed: {FaultReason(c.Message)}", Now)))
+                    $"the credit to {c.Saga.To} was voided there before it was applied: refund or resolve", Now)))
                 .TransitionTo(NeedsAttention));
 
-        // 6. Operator repair.
+        // 6. A refund or resolve waits for the destination ledger to void the credit: the fence that keeps a
+        // late copy of the credit from paying twice. No answer means no refund: the void is asked again.
+        During(Voiding,
+            When(Voided)
+                .Then(RecordVoid)
+                .IfElse(c => c.Saga.Repair?.Kind == nameof(CreditPurpose.Refund),
+                    refund => refund
+                        .Then(RequestRefund)
+                        .TransitionTo(Refunding)
+                        .Send(c => SourceLedger(c.Saga), c => RefundFor(c.Saga)),
+                    resolve => resolve
+                        .Then(c => c.Saga.Record(new TransferResolved(c.Saga.Repair!.Operator, c.Saga.Repair.Reason, Now)))
+                        .TransitionTo(Resolved)),
+            // The credit won the race with the void: the transfer is complete and nothing is refunded.
+            When(Credited)
+                .IfElse(c => c.Message.Purpose == CreditPurpose.Transfer,
+                    credit => credit.Then(ConfirmCredit).TransitionTo(Completed),
+                    other => other.Then(c => Ignore(c, "no refund was sent"))),
+            When(CreditFaulted)
+                .IfElse(c => c.Message.Message.Purpose == CreditPurpose.Transfer,
+                    credit => credit.Then(c => c.Saga.Record(new CreditFailed(nameof(CreditPurpose.Transfer), FaultReason(c.Message), Now))),
+                    other => other.Then(c => Ignore(c, "no refund was sent"))),
+            When(CheckBackDue)
+                .IfElse(c => !Due(c.Saga),
+                    early => early.Then(c => Ignore(c, "the void is not overdue")),
+                    due => due.IfElse(c => c.Saga.CreditSends < _options.MaxCreditSends,
+                        resend => resend.Then(RequestVoid).Send(c => DestinationLedger(c.Saga), c => VoidFor(c.Saga)),
+                        exhausted => exhausted
+                            .Then(c => c.Saga.Record(new TransferNeedsAttention(
+                                $"ledger {c.Saga.ToLedger} did not answer the void of the credit to {c.Saga.To} after {c.Saga.CreditSends} sends: " +
+                                "nothing was refunded; ask again when it answers", Now)))
+                            .TransitionTo(NeedsAttention))));
+
+        // The refund (a compensating credit to the source account) is in flight; the credit is voided.
+        During(Refunding,
+            When(CheckBackDue)
+                .IfElse(c => !Due(c.Saga),
+                    early => early.Then(c => Ignore(c, "the refund is not overdue")),
+                    due => due.IfElse(c => c.Saga.CreditSends < _options.MaxCreditSends,
+                        resend => resend.Then(RequestRefund).Send(c => SourceLedger(c.Saga), c => RefundFor(c.Saga)),
+                        exhausted => exhausted
+                            .Then(c => c.Saga.Record(new TransferNeedsAttention(
+                                $"refund to {c.Saga.From} not confirmed after {c.Saga.CreditSends} sends", Now)))
+                            .TransitionTo(NeedsAttention))),
+            When(Credited)
+                .IfElse(c => c.Message.Purpose == CreditPurpose.Refund,
+                    refund => refund.Then(ConfirmRefund).TransitionTo(Refunded),
+                    credit => credit.Then(LateCredit).TransitionTo(NeedsAttention)),
+            When(CreditFaulted)
+                .IfElse(c => c.Message.Message.Purpose == CreditPurpose.Refund,
+                    refund => refund
+                        .Then(c => c.Saga.Record(new CreditFailed(nameof(CreditPurpose.Refund), FaultReason(c.Message), Now)))
+                        .Then(c => c.Saga.Record(new TransferNeedsAttention($"refund to {c.Saga.From} failed: {FaultReason(c.Message)}", Now)))
+                        .TransitionTo(NeedsAttention),
+                    credit => credit.Then(c => Ignore(c, "the credit was voided"))));
+
+        // 7. Operator repair.
         During(NeedsAttention,
             // A credit that succeeds after all (a late retry, a redelivered message) ends the transfer.
-            When(Credited, c => c.Message.Purpose == CreditPurpose.Transfer && c.Saga.DebitCommitted)
-                .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Transfer), Now, c.Message.Retries)))
-                .TransitionTo(Completed),
-            When(Credited, c => c.Message.Purpose == CreditPurpose.Refund && c.Saga.DebitCommitted)
-                .Then(c => c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Refund), Now, c.Message.Retries)))
-                .TransitionTo(Refunded),
-            When(RetryCreditAsked, c => c.Saga.DebitCommitted)
-                .Then(c => c.Saga.Record(new CreditRetryRequested(c.Message.Operator, c.Message.Reason, Now)))
-                .Then(RequestCredit)
-                .TransitionTo(Committed)
-                .Send(c => DestinationLedger(c.Saga), c => CreditFor(c.Saga))
-                .Respond(c => new RepairAccepted(c.Saga.CorrelationId, c.Saga.CurrentState)),
-            When(RetryCreditAsked, c => !c.Saga.DebitCommitted)
-                .Respond(c => new RepairRejected(c.Saga.CorrelationId, c.Saga.CurrentState,
-                    "the source ledger's debit is not known to have committed: recheck the transfer instead")),
-            When(RecheckAsked, c => !c.Saga.DebitCommitted)
-                .Then(c => c.Saga.Record(new RecheckRequested(c.Message.Operator, c.Message.Reason, Now, Now,
-                    c.Saga.CheckBacks + _options.MaxCheckBacks)))
-                .TransitionTo(Prepared)
-                .Respond(c => new RepairAccepted(c.Saga.CorrelationId, c.Saga.CurrentState)),
-            When(RecheckAsked, c => c.Saga.DebitCommitted)
-                .Respond(c => new RepairRejected(c.Saga.CorrelationId, c.Saga.CurrentState,
-                    "the source ledger's debit is known to have committed: retry the credit or refund instead")),
-            When(RefundAsked, c => c.Saga.DebitCommitted)
-                .Then(c => c.Saga.Record(new RefundRequested(c.Message.Operator, c.Message.Reason, Now)))
-                .Then(RequestRefund)
-                .TransitionTo(Refunding)
-                .Send(c => SourceLedger(c.Saga), c => RefundFor(c.Saga))
-                .Respond(c => new RepairAccepted(c.Saga.CorrelationId, c.Saga.CurrentState)),
-            When(RefundAsked, c => !c.Saga.DebitCommitted)
-                .Respond(c => new RepairRejected(c.Saga.CorrelationId, c.Saga.CurrentState,
-                    "nothing was debited that could be refunded: recheck or resolve the transfer instead")),
+            When(Credited)
+                .IfElse(c => c.Message.Purpose == CreditPurpose.Transfer,
+                    credit => credit.IfElse(c => c.Saga.CreditApplied,
+                        repeat => repeat.Then(c => Ignore(c, "the credit was confirmed before")),
+                        first => first.IfElse(c => c.Saga.RefundApplied,
+                            late => late.Then(LateCredit).TransitionTo(NeedsAttention),
+                            completes => completes
+                                .If(c => !c.Saga.DebitCommitted, proof => proof.Then(c => c.Saga.Record(new TransferCommitted("credit", Now))))
+                                .Then(ConfirmCredit)
+                                .TransitionTo(Completed))),
+                    refund => refund.IfElse(c => c.Saga.DebitCommitted && !c.Saga.RefundApplied,
+                        completes => completes.Then(ConfirmRefund).TransitionTo(Refunded),
+                        other => other.Then(c => Ignore(c, "no refund is outstanding")))),
+            When(CreditFaulted)
+                .Then(c => c.Saga.Record(new CreditFailed(c.Message.Message.Purpose.ToString(), FaultReason(c.Message), Now))),
+            When(Voided)
+                .IfElse(c => c.Saga.CreditVoided,
+                    repeat => repeat.Then(RecordRefusedCopy),
+                    first => first.Then(RecordVoid)),
+            // The producer's answer after the transfer was handed to a person: the debit is now known, so a refund can be made.
+            When(Commit)
+                .IfElse(c => c.Saga.DebitCommitted,
+                    repeat => repeat.Then(c => Ignore(c, "the debit is known to have committed")),
+                    first => first.Then(DebitCommittedLate).TransitionTo(NeedsAttention)),
+            When(CheckBackAnswered)
+                .Then(RecordAnswer)
+                .If(c => c.Message.Outcome == LocalTransactionOutcome.Committed && !c.Saga.DebitCommitted, late => late
+                    .Then(DebitCommittedLate)
+                    .TransitionTo(NeedsAttention))
+                .If(c => c.Message.Outcome == LocalTransactionOutcome.RolledBack && !c.Saga.DebitCommitted, rolledBack => rolledBack
+                    .Then(c => c.Saga.Record(new TransferRolledBack("check-back", c.Message.Reason ?? "rolled back", Now)))
+                    .TransitionTo(RolledBack)),
+            When(Rollback)
+                .IfElse(c => c.Saga.DebitCommitted,
+                    contradicts => contradicts.Then(c => Ignore(c, "the debit is known to have committed")),
+                    rolledBack => rolledBack
+                        .Then(c => c.Saga.Record(new TransferRolledBack("rollback", c.Message.Reason, Now)))
+                        .TransitionTo(RolledBack)),
+            When(RetryCreditAsked)
+                .IfElse(c => c.Saga.DebitCommitted && !c.Saga.CreditVoided && !c.Saga.RefundApplied,
+                    retry => retry
+                        .Then(c => c.Saga.Record(new CreditRetryRequested(c.Message.Operator, c.Message.Reason, Now)))
+                        .Then(RequestCredit)
+                        .TransitionTo(Committed)
+                        .Send(c => DestinationLedger(c.Saga), c => CreditFor(c.Saga))
+                        .Respond(c => new RepairAccepted(c.Saga.CorrelationId, c.Saga.CurrentState)),
+                    refuse => refuse.Respond(c => Refused(c.Saga,
+                        !c.Saga.DebitCommitted ? "the source ledger's debit is not known to have committed: recheck the transfer instead"
+                        : c.Saga.RefundApplied ? "the amount was refunded: the credit can no longer be sent"
+                        : $"the credit was voided at ledger {c.Saga.ToLedger}: refund or resolve the transfer instead"))),
+            When(RecheckAsked)
+                .IfElse(c => !c.Saga.DebitCommitted,
+                    recheck => recheck
+                        .Then(c => c.Saga.Record(new RecheckRequested(c.Message.Operator, c.Message.Reason, Now, Now,
+                            c.Saga.CheckBacks + _options.MaxCheckBacks)))
+                        .TransitionTo(Prepared)
+                        .Respond(c => new RepairAccepted(c.Saga.CorrelationId, c.Saga.CurrentState)),
+                    refuse => refuse.Respond(c => Refused(c.Saga,
+                        "the source ledger's debit is known to have committed: retry the credit or refund instead"))),
+            When(RefundAsked)
+                .IfElse(c => c.Saga.DebitCommitted && !c.Saga.CreditApplied && !c.Saga.RefundApplied,
+                    refund => refund
+                        .Then(c => c.Saga.Record(new RefundRequested(c.Message.Operator, c.Message.Reason, Now)))
+                        .IfElse(c => c.Saga.CreditVoided,
+                            voided => voided.Then(RequestRefund).TransitionTo(Refunding).Send(c => SourceLedger(c.Saga), c => RefundFor(c.Saga)),
+                            fence => fence.Then(RequestVoid).TransitionTo(Voiding).Send(c => DestinationLedger(c.Saga), c => VoidFor(c.Saga)))
+                        .Respond(c => new RepairAccepted(c.Saga.CorrelationId, c.Saga.CurrentState)),
+                    refuse => refuse.Respond(c => Refused(c.Saga,
+                        !c.Saga.DebitCommitted ? "nothing was debited that could be refunded: recheck or resolve the transfer instead"
+                        : c.Saga.RefundApplied ? "the amount was refunded already"
+                        : $"the credit was applied at ledger {c.Saga.ToLedger}: a refund would pay twice; resolve the transfer instead"))),
             When(ResolveAsked)
-                .Then(c => c.Saga.Record(new TransferResolved(c.Message.Operator, c.Message.Reason, Now)))
-                .TransitionTo(Resolved)
-                .Respond(c => new RepairAccepted(c.Saga.CorrelationId, c.Saga.CurrentState)));
+                .IfElse(c => c.Saga.DebitCommitted && !c.Saga.CreditVoided && !c.Saga.CreditApplied,
+                    fence => fence
+                        .Then(c => c.Saga.Record(new ResolveRequested(c.Message.Operator, c.Message.Reason, Now)))
+                        .Then(RequestVoid)
+                        .TransitionTo(Voiding)
+                        .Send(c => DestinationLedger(c.Saga), c => VoidFor(c.Saga))
+                        .Respond(c => new RepairAccepted(c.Saga.CorrelationId, c.Saga.CurrentState)),
+                    resolve => resolve
+                        .Then(c => c.Saga.Record(new TransferResolved(c.Message.Operator, c.Message.Reason, Now)))
+                        .TransitionTo(Resolved)
+                        .Respond(c => new RepairAccepted(c.Saga.CorrelationId, c.Saga.CurrentState))));
 
         // Repairs apply only to a transfer that needs attention.
-        During([Prepared, Committed, Completed, RolledBack, Refunding, Refunded, Resolved],
+        During([Prepared, Committed, Completed, RolledBack, Voiding, Refunding, Refunded, Resolved],
             When(RetryCreditAsked).Respond(c => NotRepairable(c.Saga)),
             When(RecheckAsked).Respond(c => NotRepairable(c.Saga)),
             When(RefundAsked).Respond(c => NotRepairable(c.Saga)),
@@ -185,9 +290,35 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
         During(RolledBack,
             When(Commit)
                 .Then(c => c.Saga.Record(new TransferNeedsAttention("Commit arrived after the transfer was rolled back", Now)))
-                .TransitionTo(NeedsAttention));
+                .TransitionTo(NeedsAttention),
+            When(Credited)
+                .IfElse(c => c.Message.Purpose == CreditPurpose.Transfer,
+                    credit => credit.Then(LateCredit).TransitionTo(NeedsAttention),
+                    other => other.Then(c => Ignore(c, "no refund was sent"))));
 
-        // 7. Everything else that arrives twice, late or out of order is recorded and has no effect.
+        // After a refund or a resolve, a credit can only have been applied if the fence was bypassed: money
+        // was paid twice, and a person must recover it. A refused copy is recorded.
+        During(Refunded, Resolved,
+            When(Credited)
+                .IfElse(c => c.Message.Purpose == CreditPurpose.Transfer && !c.Saga.CreditApplied,
+                    credit => credit.Then(LateCredit).TransitionTo(NeedsAttention),
+                    other => other.Then(c => Ignore(c, "confirmed before"))),
+            When(Voided).Then(RecordRefusedCopy));
+        During(Refunding, When(Voided).Then(RecordRefusedCopy));
+
+        // A transfer resolved before its debit was known: the producer's commit reopens it for a person.
+        During(Resolved,
+            When(Commit)
+                .IfElse(c => c.Saga.DebitCommitted,
+                    repeat => repeat.Then(c => Ignore(c, "the debit is known to have committed")),
+                    first => first.Then(DebitCommittedLate).TransitionTo(NeedsAttention)),
+            When(CheckBackAnswered)
+                .Then(RecordAnswer)
+                .If(c => c.Message.Outcome == LocalTransactionOutcome.Committed && !c.Saga.DebitCommitted, late => late
+                    .Then(DebitCommittedLate)
+                    .TransitionTo(NeedsAttention)));
+
+        // 8. Everything else that arrives twice, late or out of order is recorded and has no effect.
         DuringAny(
             When(HalfMessage, c => Holds(c.Saga, c.Message))
                 .Respond(c => new HalfMessageAcknowledged(c.Saga.CorrelationId, c.Saga.CurrentState)),
@@ -196,19 +327,11 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
                     $"this id holds a transfer of {c.Saga.Amount} {c.Saga.Currency} from {c.Saga.From} to {c.Saga.To}")),
             When(StatusRequested)
                 .Respond(c => c.Saga.ToStatus()));
-        IgnoreElsewhere(Commit, Prepared, Committed, RolledBack);
-        IgnoreElsewhere(Rollback, Prepared);
-        IgnoreElsewhere(CheckBackDue, Prepared, Committed, Refunding);
-        During(Committed, Refunding, When(CheckBackDue, c => !Due(c.Saga)).Then(c => Ignore(c, "the credit is not overdue")));
-        IgnoreElsewhere(CheckBackAnswered, Prepared, Committed);
-        IgnoreElsewhere(Credited, Prepared, Committed, Refunding, NeedsAttention);
-        IgnoreElsewhere(CreditFaulted, Committed, Refunding);
-        During(Committed, When(CheckBackAnswered, c => c.Message.Outcome != LocalTransactionOutcome.Committed).Then(c => Ignore(c, "already committed")));
-        During(Committed, When(Credited, c => c.Message.Purpose != CreditPurpose.Transfer).Then(c => Ignore(c, "not a transfer credit")));
-        During(Committed, When(CreditFaulted, c => c.Message.Message.Purpose != CreditPurpose.Transfer).Then(c => Ignore(c, "not a transfer credit")));
-        During(Refunding, When(Credited, c => c.Message.Purpose != CreditPurpose.Refund).Then(c => Ignore(c, "not a refund credit")));
-        During(Refunding, When(CreditFaulted, c => c.Message.Message.Purpose != CreditPurpose.Refund).Then(c => Ignore(c, "not a refund credit")));
-        During(NeedsAttention, When(Credited, c => !c.Saga.DebitCommitted).Then(c => Ignore(c, "the debit is not known to have committed")));
+        OnUnhandledEvent(c =>
+        {
+            c.Saga.Record(new MessageIgnored(MessageName(c.Event), $"no effect while {c.Saga.CurrentState}", Now));
+            return Task.CompletedTask;
+        });
     }
 
     public State Prepared { get; private set; } = null!;
@@ -216,6 +339,7 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
     public State Completed { get; private set; } = null!;
     public State RolledBack { get; private set; } = null!;
     public State NeedsAttention { get; private set; } = null!;
+    public State Voiding { get; private set; } = null!;
     public State Refunding { get; private set; } = null!;
     public State Refunded { get; private set; } = null!;
     public State Resolved { get; private set; } = null!;
@@ -227,6 +351,7 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
     public Event<LocalTransactionChecked> CheckBackAnswered { get; private set; } = null!;
     public Event<AccountCredited> Credited { get; private set; } = null!;
     public Event<Fault<CreditAccount>> CreditFaulted { get; private set; } = null!;
+    public Event<CreditVoided> Voided { get; private set; } = null!;
     public Event<GetTransferStatus> StatusRequested { get; private set; } = null!;
     public Event<RetryCredit> RetryCreditAsked { get; private set; } = null!;
     public Event<RecheckTransfer> RecheckAsked { get; private set; } = null!;
@@ -253,6 +378,53 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
 
     private bool Due(TransferState s) => s.NextCheckBackAt is { } due && due <= Now;
 
+    private void RequestVoid<T>(BehaviorContext<TransferState, T> c) where T : class =>
+        c.Saga.Record(new VoidRequested(c.Saga.ToLedger, c.Saga.ToAccount, Now, ResendAt(c.Saga)));
+
+    private static VoidCredit VoidFor(TransferState s) => new(s.CorrelationId, s.To, s.Amount);
+
+    private void RecordVoid(BehaviorContext<TransferState, CreditVoided> c) =>
+        c.Saga.Record(new CreditVoidConfirmed(c.Saga.ToLedger, c.Saga.ToAccount, Now));
+
+    private void RecordRefusedCopy(BehaviorContext<TransferState, CreditVoided> c)
+    {
+        if (c.Message.RefusedCopy)
+        {
+            c.Saga.Record(new CreditCopyRefused(c.Saga.ToLedger, c.Saga.ToAccount, Now));
+        }
+        else
+        {
+            Ignore(c, "the void was confirmed before");
+        }
+    }
+
+    private void ConfirmCredit(BehaviorContext<TransferState, AccountCredited> c) =>
+        c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Transfer), Now, c.Message.Retries));
+
+    private void ConfirmRefund(BehaviorContext<TransferState, AccountCredited> c) =>
+        c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Refund), Now, c.Message.Retries));
+
+    /// <summary>A credit applied although the transfer was rolled back, refunded or resolved: recorded, and a person recovers it.</summary>
+    private void LateCredit(BehaviorContext<TransferState, AccountCredited> c)
+    {
+        var was = c.Saga.CurrentState;
+        c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Transfer), Now, c.Message.Retries));
+        c.Saga.Record(new TransferNeedsAttention(
+            $"the credit of {c.Saga.Amount} {c.Saga.Currency} to {c.Saga.To} was applied after the transfer was {was}: recover it", Now));
+    }
+
+    /// <summary>The producer committed after the transfer was handed to a person: recorded, so a refund becomes possible.</summary>
+    private void DebitCommittedLate<T>(BehaviorContext<TransferState, T> c) where T : class
+    {
+        var was = c.Saga.CurrentState;
+        c.Saga.Record(new TransferCommitted(typeof(T) == typeof(CommitTransfer) ? "commit" : "check-back", Now));
+        c.Saga.Record(new TransferNeedsAttention(
+            $"ledger {c.Saga.FromLedger} committed the debit after the transfer was {was}: retry the credit or refund", Now));
+    }
+
+    private static string MessageName(Event e) =>
+        e.GetType().GetInterfaces().FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(Event<>))?.GetGenericArguments()[0].Name ?? e.Name;
+
     private static CreditAccount RefundFor(TransferState s) => new(s.CorrelationId, s.From, s.Amount, s.Currency, CreditPurpose.Refund);
 
     private void RecordAnswer(BehaviorContext<TransferState, LocalTransactionChecked> c) =>
@@ -263,17 +435,11 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
 
     private static Task NotFound(ConsumeContext context, Guid transferId) => context.RespondAsync(new TransferNotFound(transferId));
 
+    private static RepairRejected Refused(TransferState s, string reason) => new(s.CorrelationId, s.CurrentState, reason);
+
     private static RepairRejected NotRepairable(TransferState s) =>
         new(s.CorrelationId, s.CurrentState, $"the transfer is {s.CurrentState}: only a transfer that needs attention can be repaired");
 
     private static string FaultReason(Fault<CreditAccount> fault) =>
         fault.Exceptions is { Length: > 0 } e ? $"{e[0].ExceptionType}: {e[0].Message}" : "unknown fault";
-
-    /// <summary>In every state but <paramref name="handled"/>, <paramref name="e"/> is recorded and ignored.</summary>
-    private void IgnoreElsewhere<T>(Event<T> e, params State[] handled) where T : class
-    {
-        var others = new[] { Prepared, Committed, Completed, RolledBack, NeedsAttention, Refunding, Refunded, Resolved }
-            .Except(handled).ToArray();
-        During(others, When(e).Then(c => Ignore(c, $"no effect while {c.Saga.CurrentState}")));
-    }
 }

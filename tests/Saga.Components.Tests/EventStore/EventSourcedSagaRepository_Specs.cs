@@ -22,7 +22,8 @@ public sealed class EventSourcedSagaRepository_Specs(PostgresSchema schema) : IC
         await s.InState(id, s.Machine.Committed);
         await s.FailCredit(id, CreditPurpose.Transfer);
         await s.InState(id, s.Machine.NeedsAttention);
-        await s.Harness.GetRequestClient<RefundTransfer>().GetResponse<RepairAccepted>(new RefundTransfer(id, "ops", "refund"));
+        await s.Repair(new RefundTransfer(id, "ops", "refund"));
+        await s.Send(new CreditVoided(id, TransferScenario.Bob, 100m));
         await s.InState(id, s.Machine.Refunding);
 
         var rebuilt = TransferState.Rebuild(id, await s.Stream(id));
@@ -31,7 +32,7 @@ public sealed class EventSourcedSagaRepository_Specs(PostgresSchema schema) : IC
         Assert.Equal(JsonSerializer.Serialize(view), JsonSerializer.Serialize(rebuilt));
         Assert.Equal(
             ["HalfMessageStored", "CheckBackSent", "CheckBackAnswered", "TransferCommitted", "CreditRequested", "CreditFailed", "TransferNeedsAttention",
-             "RefundRequested", "CreditRequested"],
+             "RefundRequested", "VoidRequested", "CreditVoidConfirmed", "CreditRequested"],
             await s.StreamTypes(id));
     }
 

@@ -78,7 +78,7 @@ public sealed class LedgerDatabase_Specs : IAsyncLifetime
         var credits = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Task.Run(() => _ledger.Credit(Guid.NewGuid(), CreditPurpose.Transfer, "alice", 1m, default))));
 
         Assert.Equal(30, outcomes.Count(o => o.Outcome == LocalTransactionOutcome.Committed));
-        Assert.All(credits, Assert.True);
+        Assert.All(credits, c => Assert.Equal(CreditOutcome.Applied, c));
         Assert.Equal(20m, await _ledger.Balance("alice", default));
     }
 
@@ -91,8 +91,9 @@ public sealed class LedgerDatabase_Specs : IAsyncLifetime
         var applied = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Task.Run(() => _ledger.Credit(id, CreditPurpose.Transfer, "bob", 100m, default))));
         var refund = await _ledger.Credit(id, CreditPurpose.Refund, "bob", 100m, default);
 
-        Assert.Equal(1, applied.Count(a => a));
-        Assert.True(refund);
+        Assert.Equal(1, applied.Count(a => a == CreditOutcome.Applied));
+        Assert.Equal(9, applied.Count(a => a == CreditOutcome.AppliedBefore));
+        Assert.Equal(CreditOutcome.Applied, refund);
         Assert.Equal(200m, await _ledger.Balance("bob", default));
     }
 
@@ -104,7 +105,79 @@ public sealed class LedgerDatabase_Specs : IAsyncLifetime
         await Assert.ThrowsAsync<UnknownAccountException>(() => _ledger.Credit(id, CreditPurpose.Transfer, "nobody", 5m, default));
 
         await _ledger.Open("nobody", 0m, default);
-        Assert.True(await _ledger.Credit(id, CreditPurpose.Transfer, "nobody", 5m, default)); // nothing was recorded before
+        Assert.Equal(CreditOutcome.Applied, await _ledger.Credit(id, CreditPurpose.Transfer, "nobody", 5m, default)); // nothing was recorded before
+    }
+
+    [Fact]
+    public async Task A_void_first_refuses_every_later_copy_of_the_credit_and_moves_no_money()
+    {
+        await _ledger.Open("bob", 0m, default);
+        var id = Guid.NewGuid();
+
+        Assert.True(await _ledger.Void(id, "bob", 100m, default));
+        Assert.True(await _ledger.Void(id, "bob", 100m, default)); // a repeat gives the same answer
+
+        Assert.Equal(CreditOutcome.Voided, await _ledger.Credit(id, CreditPurpose.Transfer, "bob", 100m, default));
+        Assert.Equal(CreditOutcome.Voided, await _ledger.Credit(id, CreditPurpose.Transfer, "bob", 100m, default));
+        Assert.Equal(0m, await _ledger.Balance("bob", default));
+    }
+
+    [Fact]
+    public async Task A_credit_first_makes_the_void_answer_credited_and_is_not_undone()
+    {
+        await _ledger.Open("bob", 0m, default);
+        var id = Guid.NewGuid();
+        await _ledger.Credit(id, CreditPurpose.Transfer, "bob", 100m, default);
+
+        Assert.False(await _ledger.Void(id, "bob", 100m, default));
+        Assert.Equal(CreditOutcome.AppliedBefore, await _ledger.Credit(id, CreditPurpose.Transfer, "bob", 100m, default));
+        Assert.Equal(100m, await _ledger.Balance("bob", default));
+    }
+
+    [Fact]
+    public async Task A_void_holds_for_an_account_that_did_not_exist_yet()
+    {
+        var id = Guid.NewGuid();
+        Assert.True(await _ledger.Void(id, "late", 5m, default));
+
+        await _ledger.Open("late", 0m, default);
+
+        Assert.Equal(CreditOutcome.Voided, await _ledger.Credit(id, CreditPurpose.Transfer, "late", 5m, default));
+        Assert.Equal(0m, await _ledger.Balance("late", default));
+    }
+
+    [Fact]
+    public async Task Voids_and_credits_racing_from_many_connections_agree_on_one_outcome_per_transfer()
+    {
+        await _ledger.Open("bob", 0m, default);
+        var transfers = Enumerable.Range(0, 40).Select(_ => Guid.NewGuid()).ToList();
+
+        // For each transfer, five credits and five voids at once, as several consumers of the queue would run them.
+        var results = await Task.WhenAll(transfers.Select(async id =>
+        {
+            var credits = Enumerable.Range(0, 5).Select(_ => Task.Run(() => _ledger.Credit(id, CreditPurpose.Transfer, "bob", 1m, default))).ToList();
+            var voids = Enumerable.Range(0, 5).Select(_ => Task.Run(() => _ledger.Void(id, "bob", 1m, default))).ToList();
+            return (Credits: await Task.WhenAll(credits), Voids: await Task.WhenAll(voids));
+        }));
+
+        var creditedTransfers = 0;
+        foreach (var (credits, voids) in results)
+        {
+            var credited = credits.Count(c => c == CreditOutcome.Applied);
+            Assert.True(credited <= 1);
+            if (credited == 1)
+            {
+                creditedTransfers++;
+                Assert.All(voids, Assert.False);
+                Assert.DoesNotContain(CreditOutcome.Voided, credits);
+            }
+            else
+            {
+                Assert.All(voids, Assert.True);
+                Assert.All(credits, c => Assert.Equal(CreditOutcome.Voided, c));
+            }
+        }
+        Assert.Equal(creditedTransfers, await _ledger.Balance("bob", default));
     }
 
     [Fact]

@@ -157,6 +157,35 @@ public sealed class TransferScenario : IAsyncDisposable
         return CreditsSent(id);
     }
 
+    /// <summary>Waits until <paramref name="count"/> voids for the transfer were sent, then returns them all.</summary>
+    public async Task<IReadOnlyList<VoidCredit>> UntilVoidsSent(Guid id, int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (VoidsSent(id).Count < count && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+        return VoidsSent(id);
+    }
+
+    public IReadOnlyList<VoidCredit> VoidsSent(Guid id) => _sent.OfType<VoidCredit>().Where(m => m.TransferId == id).ToList();
+
+    /// <summary>An operator's repair, which the test expects to be accepted.</summary>
+    public async Task<RepairAccepted> Repair<T>(T repair) where T : class
+    {
+        var answer = await Harness.GetRequestClient<T>().GetResponse<RepairAccepted, RepairRejected>(repair);
+        Assert.True(answer.Is(out Response<RepairAccepted>? accepted), answer.Is(out Response<RepairRejected>? rejected) ? rejected.Message.Reason : "not accepted");
+        return accepted.Message;
+    }
+
+    /// <summary>An operator's repair, which the test expects to be rejected.</summary>
+    public async Task<RepairRejected> Rejected<T>(T repair) where T : class
+    {
+        var answer = await Harness.GetRequestClient<T>().GetResponse<RepairAccepted, RepairRejected>(repair);
+        Assert.True(answer.Is(out Response<RepairRejected>? rejected), "accepted");
+        return rejected.Message;
+    }
+
     public IReadOnlyList<CreditAccount> CreditsSent(Guid id) => _sent.OfType<CreditAccount>().Where(m => m.TransferId == id).ToList();
 
     public IReadOnlyList<CheckLocalTransaction> ChecksSent(Guid id) => _sent.OfType<CheckLocalTransaction>().Where(m => m.TransferId == id).ToList();

@@ -177,46 +177,57 @@ public sealed class TransferStateMachine_Specs(PostgresSchema schema) : IClassFi
     }
 
     [Fact]
-    public async Task An_operator_refund_credits_the_source_account_and_ends_the_transfer_refunded()
+    public async Task An_operator_refund_voids_the_credit_first_then_credits_the_source_account_and_ends_refunded()
     {
         await using var s = await Start(schema);
         var id = await s.NeedingAttentionAfterCreditFault();
 
-        var answer = await s.Harness.GetRequestClient<RefundTransfer>()
-            .GetResponse<RepairAccepted, RepairRejected>(new RefundTransfer(id, "ops@example", "bob closed his account"));
-        Assert.True(answer.Is(out Response<RepairAccepted>? _));
+        var answer = await s.Repair(new RefundTransfer(id, "ops@example", "bob closed his account"));
+        Assert.Equal(TransferStates.Voiding, answer.State);
+        await s.InState(id, s.Machine.Voiding);
+        Assert.Equal(new VoidCredit(id, Bob, 100m), (await s.UntilVoidsSent(id, 1)).Single());
+        Assert.DoesNotContain(s.CreditsSent(id), c => c.Purpose == CreditPurpose.Refund);
+
+        await s.Send(new CreditVoided(id, Bob, 100m));
         await s.InState(id, s.Machine.Refunding);
-        Assert.Contains(new CreditAccount(id, Alice, 100m, "EUR", CreditPurpose.Refund), s.CreditsSent(id));
+        Assert.Contains(new CreditAccount(id, Alice, 100m, "EUR", CreditPurpose.Refund), await s.UntilCreditsSent(id, 2));
 
         await s.Send(new AccountCredited(id, Alice, 100m, CreditPurpose.Refund));
         await s.InState(id, s.Machine.Refunded);
-        Assert.Equal(["RefundRequested", "CreditRequested", "CreditConfirmed"], (await s.StreamTypes(id)).TakeLast(3));
+        Assert.Equal(["RefundRequested", "VoidRequested", "CreditVoidConfirmed", "CreditRequested", "CreditConfirmed"], (await s.StreamTypes(id)).TakeLast(5));
     }
 
     [Fact]
-    public async Task A_failed_refund_needs_attention_again()
+    public async Task A_failed_refund_needs_attention_again_and_a_second_refund_needs_no_second_void()
     {
         await using var s = await Start(schema);
         var id = await s.NeedingAttentionAfterCreditFault();
-        await s.Harness.GetRequestClient<RefundTransfer>().GetResponse<RepairAccepted, RepairRejected>(new RefundTransfer(id, "ops", "refund"));
+        await s.Repair(new RefundTransfer(id, "ops", "refund"));
+        await s.Send(new CreditVoided(id, Bob, 100m));
         await s.InState(id, s.Machine.Refunding);
 
         await s.FailCredit(id, CreditPurpose.Refund);
 
         await s.InState(id, s.Machine.NeedsAttention);
         Assert.StartsWith("refund to A/alice failed", (await s.Load(id))!.Reason);
+        Assert.Equal(TransferStates.Refunding, (await s.Repair(new RefundTransfer(id, "ops", "again"))).State);
+        Assert.Single(s.VoidsSent(id));
     }
 
     [Fact]
-    public async Task An_operator_resolves_a_transfer_with_a_recorded_reason()
+    public async Task An_operator_resolves_a_committed_transfer_once_its_credit_is_voided_with_the_recorded_reason()
     {
         await using var s = await Start(schema);
         var id = await s.NeedingAttentionAfterCreditFault();
 
-        await s.Harness.GetRequestClient<ResolveTransfer>().GetResponse<RepairAccepted, RepairRejected>(new ResolveTransfer(id, "ops", "paid by cheque"));
+        Assert.Equal(TransferStates.Voiding, (await s.Repair(new ResolveTransfer(id, "ops", "paid by cheque"))).State);
+        await s.UntilVoidsSent(id, 1);
+        await s.Send(new CreditVoided(id, Bob, 100m));
         await s.InState(id, s.Machine.Resolved);
 
-        Assert.Equal("paid by cheque", (await s.Load(id))!.Reason);
+        var transfer = (await s.Load(id))!;
+        Assert.Equal("paid by cheque", transfer.Reason);
+        Assert.Equal("ops", (await s.Stream(id)).OfType<TransferResolved>().Single().Operator);
     }
 
     [Fact]
