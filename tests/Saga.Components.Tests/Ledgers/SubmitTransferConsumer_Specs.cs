@@ -83,6 +83,25 @@ public sealed class SubmitTransferConsumer_Specs : IAsyncLifetime
         Assert.False(await harness.Sent.Any<CommitTransfer>());
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-5")]
+    [InlineData("0.001")]
+    public async Task An_amount_the_ledger_does_not_accept_is_refused_before_any_half_message_whatever_the_caller_checked(string amount)
+    {
+        await using var provider = await Start();
+        var (harness, ledger) = (provider.GetRequiredService<ITestHarness>(), provider.GetRequiredService<LedgerDatabase>());
+        var transfer = new SubmitTransfer(Guid.NewGuid(), new AccountRef(_id, "alice"), new AccountRef("B", "bob"),
+            decimal.Parse(amount, System.Globalization.CultureInfo.InvariantCulture), "EUR");
+
+        var answer = await harness.GetRequestClient<SubmitTransfer>().GetResponse<TransferSubmitted, TransferRejected>(transfer);
+
+        Assert.True(answer.Is(out Response<TransferRejected>? rejected));
+        Assert.Contains("amount", rejected.Message.Reason);
+        Assert.Equal(100m, await ledger.Balance("alice", default));
+        Assert.False(await harness.Sent.Any<StoreHalfMessage>());
+    }
+
     private async Task<ServiceProvider> Start()
     {
         var provider = new ServiceCollection()
