@@ -13,12 +13,15 @@ namespace Saga.EndToEnd.Tests;
 /// The whole system as processes — coordinator, ledger A, ledger B — on the real RabbitMQ and
 /// PostgreSQL, in a virtual host and a database of its own, with a client bus to talk to it.
 /// </summary>
-public sealed class SagaSystem : IAsyncLifetime
+public class SagaSystem : IAsyncLifetime
 {
     private readonly string _name = "e2e_" + Guid.NewGuid().ToString("N")[..10];
     private IBusControl _bus = null!;
     private string _logs = "";
     private readonly List<HostProcess> _extra = [];
+
+    /// <summary>Settings a fixture of its own adds to the coordinator's.</summary>
+    protected virtual IReadOnlyDictionary<string, string> CoordinatorSettings { get; } = new Dictionary<string, string>();
 
     /// <summary>The virtual host and the database of this run.</summary>
     public string Name => _name;
@@ -64,7 +67,7 @@ public sealed class SagaSystem : IAsyncLifetime
         {
             ["TransferSaga__CheckBackTimeout"] = "00:00:01", ["TransferSaga__MaxCheckBackInterval"] = "00:00:02",
             ["CheckBackScan__Interval"] = "00:00:00.200",
-        }), logs);
+        }).Concat(CoordinatorSettings).ToDictionary(kv => kv.Key, kv => kv.Value), logs);
         LedgerA = new HostProcess("ledger-a", "Saga.Ledger", With(common, new()
         {
             ["Ledger__Id"] = "A", ["Ledger__FaultInjection__Enabled"] = "true", ["Ledger__FaultInjection__SkipCommitFrom__0"] = "crashy",
@@ -157,7 +160,10 @@ public sealed class SagaSystem : IAsyncLifetime
     }
 
     /// <summary>Waits until the transfer reaches <paramref name="state"/>; fails with the state it is stuck in.</summary>
-    public async Task<TransferStatus> UntilState(Guid id, string state, int seconds = 30)
+    public Task<TransferStatus> UntilState(Guid id, string state, int seconds = 30) => UntilOneOf(id, [state], seconds);
+
+    /// <summary>Waits until the transfer reaches one of <paramref name="states"/>; fails with the state it is stuck in.</summary>
+    public async Task<TransferStatus> UntilOneOf(Guid id, string[] states, int seconds = 30)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
         TransferStatus? status = null;
@@ -166,7 +172,7 @@ public sealed class SagaSystem : IAsyncLifetime
             try
             {
                 status = await Status(id);
-                if (status?.State == state)
+                if (status is not null && states.Contains(status.State))
                 {
                     return status;
                 }
@@ -177,7 +183,7 @@ public sealed class SagaSystem : IAsyncLifetime
             }
             await Task.Delay(50);
         }
-        Assert.Fail($"transfer {id} did not reach {state}: it is {status?.State ?? "not found"} ({status?.Reason})");
+        Assert.Fail($"transfer {id} did not reach {string.Join(" or ", states)}: it is {status?.State ?? "not found"} ({status?.Reason})");
         return null!;
     }
 
@@ -221,13 +227,83 @@ public sealed class SagaSystem : IAsyncLifetime
         return document.RootElement.EnumerateObject().Single(p => p.Name.Equals("retries", StringComparison.OrdinalIgnoreCase)).Value.GetInt32();
     }
 
+    /// <summary>Stops a host's process without killing it (SIGSTOP), as a hung service would be; <see cref="Thaw"/> resumes it.</summary>
+    public static Task Freeze(HostProcess host) => Signal(host, "-STOP");
+
+    public static Task Thaw(HostProcess host) => Signal(host, "-CONT");
+
+    private static async Task Signal(HostProcess host, string signal)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", [signal, host.Pid!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    /// <summary>The types of the transfer's stored events, in order, as Marten names them (e.g. credit_copy_refused).</summary>
+    public async Task<IReadOnlyList<string>> EventTypes(Guid id)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(Servers.PostgresConnectionString) { Database = _name };
+        await using var connection = new NpgsqlConnection(builder.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("select type from saga.mt_events where stream_id = $1 order by version", connection)
+        {
+            Parameters = { new() { Value = id } },
+        };
+        await using var reader = await command.ExecuteReaderAsync();
+        var types = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            types.Add(reader.GetString(0));
+        }
+        return types;
+    }
+
+    /// <summary>Waits until the transfer's stream holds an event of <paramref name="type"/>.</summary>
+    public async Task UntilEvent(Guid id, string type, int seconds = 30)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!(await EventTypes(id)).Contains(type))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"transfer {id} recorded no {type}: {string.Join(", ", await EventTypes(id))}");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>
+    /// What an operator does with a shovel: moves the messages of <paramref name="errorQueue"/> that mention
+    /// <paramref name="transferId"/> back to <paramref name="queue"/>, headers and body as they were. Returns how many.
+    /// </summary>
+    public async Task<int> MoveBack(string errorQueue, string queue, Guid transferId)
+    {
+        await using var connection = await Factory().CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        var moved = 0;
+        var count = (await channel.QueueDeclarePassiveAsync(errorQueue)).MessageCount;
+        for (var i = 0; i < count && await channel.BasicGetAsync(errorQueue, autoAck: false) is { } message; i++)
+        {
+            if (Encoding.UTF8.GetString(message.Body.Span).Contains(transferId.ToString(), StringComparison.OrdinalIgnoreCase))
+            {
+                var properties = new BasicProperties(message.BasicProperties);
+                await channel.BasicPublishAsync("", queue, mandatory: true, properties, message.Body);
+                await channel.BasicAckAsync(message.DeliveryTag, multiple: false);
+                moved++;
+            }
+            else
+            {
+                await channel.BasicNackAsync(message.DeliveryTag, multiple: false, requeue: true);
+            }
+        }
+        return moved;
+    }
+
+    private ConnectionFactory Factory() => new()
+    {
+        HostName = Servers.RabbitHost, Port = Servers.RabbitPort, VirtualHost = _name, UserName = Servers.RabbitUsername, Password = Servers.RabbitPassword,
+    };
+
     public async Task<uint> MessagesIn(string queue)
     {
-        var factory = new ConnectionFactory
-        {
-            HostName = Servers.RabbitHost, Port = Servers.RabbitPort, VirtualHost = _name, UserName = Servers.RabbitUsername, Password = Servers.RabbitPassword,
-        };
-        await using var connection = await factory.CreateConnectionAsync();
+        await using var connection = await Factory().CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
         return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
     }
