@@ -2,7 +2,7 @@ using Saga.Components.Security;
 
 namespace Saga.Api;
 
-/// <summary>`dev-token`: a token for local use, signed with the development key (nothing else can be used).</summary>
+/// <summary>`dev-token`: a token for local use, signed with the development key (nothing else can be used), whose sub is the subject.</summary>
 internal static class DevToken
 {
     public static int Print(string[] args)
@@ -21,9 +21,10 @@ internal static class DevToken
                     break;
             }
         }
-        if (roles.Count == 0 || roles.Except([Roles.Transfers, Roles.Operator]).Any())
+        // The subject is the token's sub, the caller's identity in the Api: an empty one would be refused there.
+        if (roles.Count == 0 || roles.Except([Roles.Transfers, Roles.Operator]).Any() || string.IsNullOrWhiteSpace(subject))
         {
-            Console.Error.WriteLine($"usage: dev-token --roles {Roles.Transfers}[,{Roles.Operator}] [--subject name]");
+            Console.Error.WriteLine($"usage: dev-token --roles {Roles.Transfers}[,{Roles.Operator}] [--subject sub]");
             return 2;
         }
         Console.WriteLine(DevelopmentTokens.Create(subject, roles, TimeSpan.FromHours(12)));

@@ -2,6 +2,7 @@ using System.Threading.RateLimiting;
 using Marten;
 using MassTransit;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using Saga.Api;
 using Saga.Api.Endpoints;
@@ -10,7 +11,7 @@ using Saga.Components.Hosting;
 using Saga.Components.Security;
 using Saga.Contracts;
 
-// `dev-token --roles transfers,operator [--subject name]` prints a development token and exits.
+// `dev-token --roles transfers,operator [--subject sub]` prints a development token and exits.
 if (args is ["dev-token", ..])
 {
     return DevToken.Print(args[1..]);
@@ -56,7 +57,19 @@ builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJw
         ValidAudience = auth.Audience,
         IssuerSigningKey = auth.Key,
         RoleClaimType = "role",
-        NameClaimType = "name",
+        NameClaimType = JwtRegisteredClaimNames.Sub,
+    };
+    // The caller is the sub (Http.Caller): without one a token identifies nobody, so it authenticates nobody.
+    o.Events = new JwtBearerEvents
+    {
+        OnTokenValidated = context =>
+        {
+            if (context.Principal?.FindFirst(JwtRegisteredClaimNames.Sub)?.Value is not { Length: > 0 })
+            {
+                context.Fail("The token has no sub claim.");
+            }
+            return Task.CompletedTask;
+        },
     };
 });
 builder.Services.AddAuthorizationBuilder()
@@ -71,7 +84,7 @@ builder.Services.AddRateLimiter(o =>
     o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
     {
         var permits = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<ApiOptions>>().Value.PermitsPerSecond;
-        return RateLimitPartition.GetTokenBucketLimiter(http.User.FindFirst("sub")?.Value ?? http.Connection.RemoteIpAddress?.ToString() ?? "anonymous",
+        return RateLimitPartition.GetTokenBucketLimiter(http.User.FindFirst(JwtRegisteredClaimNames.Sub)?.Value ?? http.Connection.RemoteIpAddress?.ToString() ?? "anonymous",
             _ => new TokenBucketRateLimiterOptions
             {
                 TokenLimit = permits, TokensPerPeriod = permits, ReplenishmentPeriod = TimeSpan.FromSeconds(1), QueueLimit = 0, AutoReplenishment = true,

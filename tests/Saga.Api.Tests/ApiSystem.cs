@@ -1,7 +1,10 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Security.Claims;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
 using Saga.Components.Security;
 using Saga.EndToEnd.Tests;
 
@@ -52,6 +55,23 @@ public sealed class ApiSystem : IAsyncLifetime
         {
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", DevelopmentTokens.Create(subject, roles, TimeSpan.FromHours(1)));
         }
+        return client;
+    }
+
+    /// <summary>A client whose token, signed with the development key, carries exactly <paramref name="claims"/> and no role unless given.</summary>
+    public static HttpClient ClientWithClaims(WebApplicationFactory<Program> api, params (string Type, string Value)[] claims)
+    {
+        var options = new AuthOptions { SigningKey = AuthOptions.DevelopmentSigningKey };
+        var token = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = options.Issuer,
+            Audience = options.Audience,
+            Subject = new ClaimsIdentity(claims.Select(c => new Claim(c.Type, c.Value))),
+            Expires = DateTime.UtcNow.AddHours(1),
+            SigningCredentials = new SigningCredentials(options.Key, SecurityAlgorithms.HmacSha256),
+        });
+        var client = api.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return client;
     }
 

@@ -127,6 +127,41 @@ public sealed class Api_Specs(ApiSystem api) : IClassFixture<ApiSystem>
         Assert.Equal(990m, (await client.GetFromJsonAsync<JsonElement>($"/ledgers/A/accounts/{alice}")).GetProperty("balance").GetDecimal());
     }
 
+    [Fact]
+    public async Task The_Idempotency_Key_belongs_to_the_callers_sub_not_to_their_display_name()
+    {
+        var alice = await api.OpenAccount("A", "alice", 1000m);
+        var bob = await api.OpenAccount("B", "bob", 0m);
+        var key = "key-" + Guid.NewGuid();
+        var (first, second) = ("sub-" + Guid.NewGuid(), "sub-" + Guid.NewGuid());
+        HttpClient Caller(string sub, string name) => ClientWithClaims(api.Api, ("sub", sub), ("name", name), ("role", Roles.Transfers));
+
+        var mine = await Caller(first, "Pat Smith").SendAsync(Post("/transfers", Transfer(alice, bob, 10m), key));
+        var theirs = await Caller(second, "Pat Smith").SendAsync(Post("/transfers", Transfer(alice, bob, 11m), key));
+        var mineRenamed = await Caller(first, "Patricia Smith").SendAsync(Post("/transfers", Transfer(alice, bob, 10m), key));
+
+        var ids = await Task.WhenAll(new[] { mine, theirs, mineRenamed }.Select(async r =>
+        {
+            Assert.Equal(HttpStatusCode.Accepted, r.StatusCode);
+            return (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("transferId").GetGuid();
+        }));
+        Assert.NotEqual(ids[0], ids[1]);
+        Assert.Equal(ids[0], ids[2]);
+        await UntilState(api.Transfers, $"/transfers/{ids[0]}", TransferStates.Completed);
+        await UntilState(api.Transfers, $"/transfers/{ids[1]}", TransferStates.Completed);
+        Assert.Equal(979m, (await api.Transfers.GetFromJsonAsync<JsonElement>($"/ledgers/A/accounts/{alice}")).GetProperty("balance").GetDecimal());
+    }
+
+    [Fact]
+    public async Task A_token_without_a_sub_is_401_whatever_its_name_and_roles()
+    {
+        var nameless = ClientWithClaims(api.Api, ("name", "Pat Smith"), ("role", Roles.Transfers), ("role", Roles.Operator));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await nameless.GetAsync($"/transfers/{Guid.NewGuid()}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await nameless.SendAsync(Post("/transfers", Transfer("a", "b", 1m), "k-" + Guid.NewGuid()))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await nameless.PostAsJsonAsync($"/transfers/{Guid.NewGuid()}/resolve", new { reason = "x" })).StatusCode);
+    }
+
     public static TheoryData<string, string, string> BadBodies => new()
     {
         { "not json", "{ this is not json", "" },
@@ -201,7 +236,8 @@ public sealed class Api_Specs(ApiSystem api) : IClassFixture<ApiSystem>
         var page = await api.Transfers.GetFromJsonAsync<JsonElement>("/transfers?state=NeedsAttention&limit=200");
         Assert.Contains(page.GetProperty("items").EnumerateArray(), t => t.GetProperty("transferId").GetGuid() == id);
         await Problem(await api.Operator.PostAsJsonAsync($"/transfers/{id}/recheck", new { reason = "?" }), HttpStatusCode.Conflict);
-        var refund = await ApiSystem.Client(api.Api, "olga", Roles.Operator).PostAsJsonAsync($"/transfers/{id}/refund", new { reason = "no such account at B" });
+        var olga = ClientWithClaims(api.Api, ("sub", "olga"), ("name", "Olga Petrova"), ("role", Roles.Operator));
+        var refund = await olga.PostAsJsonAsync($"/transfers/{id}/refund", new { reason = "no such account at B" });
 
         Assert.Equal(HttpStatusCode.Accepted, refund.StatusCode);
         await UntilState(api.Transfers, $"/transfers/{id}", TransferStates.Refunded);

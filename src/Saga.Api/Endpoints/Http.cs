@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
 
 namespace Saga.Api.Endpoints;
 
@@ -70,7 +71,15 @@ internal static class Http
         _ => null,
     };
 
-    public static string Operator(HttpContext http) => http.User.FindFirst("name")?.Value ?? http.User.FindFirst("sub")?.Value ?? "unknown";
+    /// <summary>
+    /// Who calls: the token's <c>sub</c>, unique and stable where a display name is neither. It scopes
+    /// Idempotency-Keys and is recorded as the operator of a repair. A token without one is refused at
+    /// authentication (Program.cs), so an authorized request always has it.
+    /// </summary>
+    public static string Caller(HttpContext http) =>
+        http.User.FindFirst(JwtRegisteredClaimNames.Sub)?.Value is { Length: > 0 } sub
+            ? sub
+            : throw new InvalidOperationException("An authenticated caller without a sub: tokens without one must be refused at authentication.");
 
     private static ProblemHttpResult TooLarge(int limit) => Problem(413, "The body is too large", $"Bodies are limited to {limit} bytes.");
 }

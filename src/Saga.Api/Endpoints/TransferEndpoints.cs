@@ -47,13 +47,13 @@ public static class TransferEndpoints
         transfers.MapGet("/{transferId:guid}/events", Events).RequireAuthorization(Roles.Transfers);
         transfers.MapGet("", List).RequireAuthorization(Roles.Transfers);
         transfers.MapPost("/{transferId:guid}/retry-credit", (Guid transferId, HttpRequest r, IRequestClient<RetryCredit> c, IOptions<ApiOptions> o) =>
-            Repair(transferId, r, c, o, reason => new RetryCredit(transferId, Http.Operator(r.HttpContext), reason))).RequireAuthorization(Roles.Operator);
+            Repair(transferId, r, c, o, reason => new RetryCredit(transferId, Http.Caller(r.HttpContext), reason))).RequireAuthorization(Roles.Operator);
         transfers.MapPost("/{transferId:guid}/recheck", (Guid transferId, HttpRequest r, IRequestClient<RecheckTransfer> c, IOptions<ApiOptions> o) =>
-            Repair(transferId, r, c, o, reason => new RecheckTransfer(transferId, Http.Operator(r.HttpContext), reason))).RequireAuthorization(Roles.Operator);
+            Repair(transferId, r, c, o, reason => new RecheckTransfer(transferId, Http.Caller(r.HttpContext), reason))).RequireAuthorization(Roles.Operator);
         transfers.MapPost("/{transferId:guid}/refund", (Guid transferId, HttpRequest r, IRequestClient<RefundTransfer> c, IOptions<ApiOptions> o) =>
-            Repair(transferId, r, c, o, reason => new RefundTransfer(transferId, Http.Operator(r.HttpContext), reason))).RequireAuthorization(Roles.Operator);
+            Repair(transferId, r, c, o, reason => new RefundTransfer(transferId, Http.Caller(r.HttpContext), reason))).RequireAuthorization(Roles.Operator);
         transfers.MapPost("/{transferId:guid}/resolve", (Guid transferId, HttpRequest r, IRequestClient<ResolveTransfer> c, IOptions<ApiOptions> o) =>
-            Repair(transferId, r, c, o, reason => new ResolveTransfer(transferId, Http.Operator(r.HttpContext), reason))).RequireAuthorization(Roles.Operator);
+            Repair(transferId, r, c, o, reason => new ResolveTransfer(transferId, Http.Caller(r.HttpContext), reason))).RequireAuthorization(Roles.Operator);
     }
 
     private static async Task<IResult> Submit(HttpRequest request, IScopedClientFactory clients, IOptions<ApiOptions> options)
@@ -94,7 +94,7 @@ public static class TransferEndpoints
         }
 
         // The key is scoped to the caller: the same key from two callers names two transfers.
-        var transferId = TransferIdFor(Http.Operator(request.HttpContext), key);
+        var transferId = TransferIdFor(Http.Caller(request.HttpContext), key);
         var client = clients.CreateRequestClient<SubmitTransfer>(AccountEndpoints.LedgerAddress(from.Ledger), RequestTimeout.After(ms: (int)options.Value.RequestTimeout.TotalMilliseconds));
         Response<TransferSubmitted, TransferRejected> response;
         try

@@ -15,6 +15,15 @@ public sealed class CheckBackScanOptions
 
     /// <summary>Transfers read per query; a run pages through every due transfer.</summary>
     public int BatchSize { get; set; } = 500;
+
+    /// <summary>
+    /// How long a check-back, once sent, is not sent again while its transfer is unchanged (same version,
+    /// due time and attempt). The saga normally moves the due time within milliseconds; after an outage it
+    /// may take tens of seconds to work through tens of thousands of them, and every copy sent meanwhile
+    /// would only queue behind and be found stale. A message lost on the way waits this long for its next
+    /// copy, short beside the waits it stands for (check-backs grow to 2 minutes, credit resends start at 1).
+    /// </summary>
+    public TimeSpan Lease { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>
@@ -22,20 +31,41 @@ public sealed class CheckBackScanOptions
 /// due (an index on the transfer view) and sends each a <see cref="CheckBackDue"/> naming the attempt.
 /// The saga does the asking; a repeated or stale attempt has no effect there, so overlapping scans are
 /// harmless. A transfer that commits in time is never seen here.
+/// Each due (transfer, version, due time, attempt) is sent once per <see cref="CheckBackScanOptions.Lease"/>,
+/// remembered by this node only: a node that takes the scan over sends each once more, which is as
+/// harmless as any repeat.
 /// </summary>
 public sealed class CheckBackScan(IDocumentStore store, IBus bus, TimeProvider clock, IOptions<CheckBackScanOptions> options)
 {
     private static readonly Uri Coordinator = new($"queue:{TransferStateDefinition.QueueName}");
+
+    private readonly Dictionary<Guid, Lease> _leases = [];
+    private readonly Lock _leasesLock = new();
+
+    /// <summary>Check-backs sent and not yet sendable again.</summary>
+    internal int Leases
+    {
+        get
+        {
+            lock (_leasesLock)
+            {
+                return _leases.Count;
+            }
+        }
+    }
 
     /// <summary>One scan; returns how many check-backs it sent.</summary>
     public async Task<int> RunOnce(CancellationToken cancellationToken = default)
     {
         var now = clock.GetUtcNow();
         var batchSize = options.Value.BatchSize;
+        var lease = options.Value.Lease;
         var endpoint = await bus.GetSendEndpoint(Coordinator).ConfigureAwait(false);
         await using var session = store.QuerySession();
+        DropExpired(now);
 
-        var sent = new HashSet<Guid>();
+        var read = new HashSet<Guid>();
+        var sent = 0;
         var from = DateTimeOffset.MinValue;
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -44,23 +74,81 @@ public sealed class CheckBackScan(IDocumentStore store, IBus bus, TimeProvider c
                 .Where(x => x.NextCheckBackAt >= from && x.NextCheckBackAt <= now)
                 .OrderBy(x => x.NextCheckBackAt)
                 .Take(batchSize)
-                .Select(x => new DueTransfer(x.CorrelationId, x.CheckBacks, x.NextCheckBackAt))
+                .Select(x => new DueTransfer(x.CorrelationId, x.Version, x.CheckBacks, x.NextCheckBackAt))
                 .ToListAsync(cancellationToken).ConfigureAwait(false);
 
-            var fresh = page.Where(t => sent.Add(t.CorrelationId)).ToList();
-            if (fresh.Count > 0)
+            // Paging follows what was read, not what was sent: a page of leased transfers may have newly due ones behind it.
+            var unread = page.Where(t => read.Add(t.CorrelationId)).ToList();
+            var claimed = Claim(unread, now + lease);
+            if (claimed.Count > 0)
             {
-                await endpoint.SendBatch(fresh.Select(t => new CheckBackDue(t.CorrelationId, t.CheckBacks + 1)), cancellationToken)
-                    .ConfigureAwait(false);
+                try
+                {
+                    await endpoint.SendBatch(claimed.Select(t => new CheckBackDue(t.CorrelationId, t.CheckBacks + 1)), cancellationToken)
+                        .ConfigureAwait(false);
+                }
+                catch
+                {
+                    Release(claimed);
+                    throw;
+                }
+                sent += claimed.Count;
             }
-            if (page.Count < batchSize || fresh.Count == 0)
+            if (page.Count < batchSize || unread.Count == 0)
             {
                 break;
             }
             from = page[^1].NextCheckBackAt!.Value;
         }
-        return sent.Count;
+        return sent;
     }
 
-    private sealed record DueTransfer(Guid CorrelationId, int CheckBacks, DateTimeOffset? NextCheckBackAt);
+    /// <summary>The transfers not sent as they now stand within a lease, now leased until <paramref name="until"/>.</summary>
+    private List<DueTransfer> Claim(List<DueTransfer> due, DateTimeOffset until)
+    {
+        var claimed = new List<DueTransfer>(due.Count);
+        lock (_leasesLock)
+        {
+            foreach (var t in due)
+            {
+                // The version too: a recheck makes a transfer due again at the same attempt, and at the same due time on a coarse or test clock.
+                if (_leases.TryGetValue(t.CorrelationId, out var held) && held.Transfer == t)
+                {
+                    continue;
+                }
+                _leases[t.CorrelationId] = new Lease(t, until);
+                claimed.Add(t);
+            }
+        }
+        return claimed;
+    }
+
+    private void Release(List<DueTransfer> claimed)
+    {
+        lock (_leasesLock)
+        {
+            foreach (var t in claimed)
+            {
+                _leases.Remove(t.CorrelationId);
+            }
+        }
+    }
+
+    private void DropExpired(DateTimeOffset now)
+    {
+        lock (_leasesLock)
+        {
+            foreach (var (id, lease) in _leases)
+            {
+                if (lease.Until <= now)
+                {
+                    _leases.Remove(id);
+                }
+            }
+        }
+    }
+
+    private sealed record DueTransfer(Guid CorrelationId, long Version, int CheckBacks, DateTimeOffset? NextCheckBackAt);
+
+    private sealed record Lease(DueTransfer Transfer, DateTimeOffset Until);
 }
