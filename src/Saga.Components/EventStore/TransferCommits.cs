@@ -95,7 +95,34 @@ public sealed class TransferCommits(IDocumentStore store, TransferMetrics metric
         }
     }
 
-    private async Task WriteBatch(List<PendingCommit> batch)
+    /// <summary>
+    /// Writes <paramref name="batch"/> as one transaction per round, each round holding at most one commit
+    /// per transfer; a transfer's later commits wait for the next round.
+    /// </summary>
+    /// <remarks>
+    /// In one session Marten merges a second append to a stream into the first, under the last expected
+    /// version: that fails the whole transaction, and when the first commit has more events than the
+    /// stream's version it fails with an error that is no version conflict, failing every other transfer
+    /// in the batch. Alone in its round, a later commit built from the same version conflicts as usual.
+    /// </remarks>
+    internal async Task WriteBatch(IReadOnlyList<PendingCommit> batch)
+    {
+        var round = batch;
+        while (round.Count > 0)
+        {
+            var streams = new HashSet<Guid>();
+            var now = new List<PendingCommit>(round.Count);
+            var later = new List<PendingCommit>();
+            foreach (var commit in round)
+            {
+                (streams.Add(commit.TransferId) ? now : later).Add(commit);
+            }
+            await WriteRound(now).ConfigureAwait(false);
+            round = later;
+        }
+    }
+
+    private async Task WriteRound(IReadOnlyList<PendingCommit> batch)
     {
         try
         {
