@@ -197,7 +197,7 @@ public sealed class EventSourcedSagaRepository_Specs(PostgresSchema schema) : IC
     }
 
     private TransferCommits Commits() =>
-        new(schema.Store, new TransferMetrics(), Microsoft.Extensions.Logging.Abstractions.NullLogger<TransferCommits>.Instance);
+        new(schema.Store, new TransferMetrics(), Microsoft.Extensions.Logging.Abstractions.NullLogger<TransferCommits>.Instance, TimeProvider.System);
 
     private async Task<TransferState> Reload(Guid id)
     {

@@ -49,7 +49,7 @@ public sealed class Several_coordinators_Specs(PostgresSchema schema) : IClassFi
 
     private async Task NeedsAttentionThroughY(Guid id)
     {
-        await using var y = new TransferCommits(schema.Store, new TransferMetrics(), NullLogger<TransferCommits>.Instance);
+        await using var y = new TransferCommits(schema.Store, new TransferMetrics(), NullLogger<TransferCommits>.Instance, TimeProvider.System);
         await using var session = schema.Store.QuerySession();
         var transfer = (await session.LoadAsync<TransferState>(id))!;
         transfer.Record(new TransferNeedsAttention("no answer from ledger A", DateTimeOffset.UtcNow));
