@@ -18,6 +18,7 @@ public static class EventSourcedRepositoryRegistration
     {
         configurator.Repository(services =>
         {
+            services.TryAddSingleton(TimeProvider.System);
             services.TryAddSingleton<TransferMetrics>();
             services.TryAddSingleton<TransferCommits>();
             services.RegisterLoadSagaRepository<TransferState, EventSourcedSagaRepository>();

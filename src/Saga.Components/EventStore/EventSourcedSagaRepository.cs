@@ -3,7 +3,6 @@ using MassTransit.Context;
 using MassTransit.Saga;
 using Marten;
 using Saga.Components.Transfers;
-using Saga.Contracts;
 
 namespace Saga.Components.EventStore;
 
@@ -51,6 +50,11 @@ public sealed class EventSourcedSagaRepository(IDocumentStore store, TransferCom
         // follows a conflict or a crash, and reads what is in the database.
         private bool FirstAttempt => _context.GetRetryAttempt() == 0 && !_context.ReceiveContext.Redelivered;
 
+        // A request may be answered without anything written (a repeated half message, a rejected
+        // repair), so no expected version would catch a copy another coordinator made stale. Every
+        // other message records an event, whose commit fails on a stale copy.
+        private bool MayUseCopy => FirstAttempt && _context.RequestId is null && _context.ResponseAddress is null;
+
         public Task<SagaConsumeContext<TransferState, TMessage>> Add(TransferState instance) =>
             Task.FromResult<SagaConsumeContext<TransferState, TMessage>>(new DefaultSagaConsumeContext<TransferState, TMessage>(_context, instance));
 
@@ -61,8 +65,7 @@ public sealed class EventSourcedSagaRepository(IDocumentStore store, TransferCom
 
         public async Task<SagaConsumeContext<TransferState, TMessage>> Load(Guid correlationId)
         {
-            // A status query answers from the database: another coordinator may have moved the transfer on.
-            var instance = FirstAttempt && _context.Message is not GetTransferStatus ? commits.InFlight(correlationId) : null;
+            var instance = MayUseCopy ? commits.InFlight(correlationId) : null;
             if (instance is null)
             {
                 await using var session = store.QuerySession();
