@@ -16,11 +16,16 @@ public sealed partial class DurableSchedulerOptions
     /// <summary>Scheduled messages sent at once by one node.</summary>
     public int ThreadCount { get; set; } = 10;
 
-    /// <summary>Immediate refires of a scheduled message whose send failed, before it is given up.</summary>
-    public int MaxRefires { get; set; } = 5;
-
     /// <summary>How long one attempt to send a scheduled message may take before it counts as failed.</summary>
     public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Wait before a scheduled message whose send failed is fired again; each further wait is twice
+    /// the last, up to <see cref="MaxSendRetryDelay"/>. The message stays stored until it is sent or cancelled.
+    /// </summary>
+    public TimeSpan SendRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan MaxSendRetryDelay { get; set; } = TimeSpan.FromMinutes(5);
 
     internal string TablePrefix => $"{Schema}.qrtz_";
 
@@ -35,9 +40,9 @@ public sealed partial class DurableSchedulerOptions
         {
             throw new ArgumentException($"'{Schema}' is not a plain lower-case PostgreSQL identifier.");
         }
-        if (ThreadCount < 1 || MaxRefires < 0 || SendTimeout <= TimeSpan.Zero)
+        if (ThreadCount < 1 || SendTimeout <= TimeSpan.Zero || SendRetryDelay <= TimeSpan.Zero || MaxSendRetryDelay < SendRetryDelay)
         {
-            throw new ArgumentException("ThreadCount and SendTimeout must be positive, MaxRefires not negative.");
+            throw new ArgumentException("ThreadCount, SendTimeout and SendRetryDelay must be positive, MaxSendRetryDelay no shorter than SendRetryDelay.");
         }
     }
 

@@ -26,6 +26,7 @@ public static class DurableSchedulerRegistration
 
         services.AddSingleton(options);
         services.AddSingleton<DurableScheduler>();
+        services.AddSingleton<SchedulerMetrics>();
         services.AddQuartz(q =>
         {
             q.ConfigureScheduler(s =>
@@ -36,6 +37,10 @@ public static class DurableSchedulerRegistration
                 s.ShutdownJobInterruption = ShutdownJobInterruption.WhenWaitingForJobs;
             });
             q.UseDefaultThreadPool(options.ThreadCount);
+            // A failed send is fired again from the store, not refired on the spot: the wait survives the node and
+            // frees the thread. Unbounded, because an exhausted one-shot trigger is deleted with its message; the
+            // scheduler's default rather than each trigger's own, so triggers stored before it was set are covered.
+            q.UseDefaultRetryPolicy(RetryPolicy.Exponential(int.MaxValue, options.SendRetryDelay, 2, options.MaxSendRetryDelay, jitter: 0.2));
             q.UsePersistentStore(store =>
             {
                 store.UsePostgres(options.ConnectionString);
