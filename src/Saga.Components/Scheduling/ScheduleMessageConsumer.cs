@@ -26,6 +26,7 @@ public sealed class ScheduleMessageConsumer(DurableScheduler scheduler, ILogger<
             .WithIdentity(DurableScheduler.TriggerKeyOf(message.CorrelationId))
             .ForJob(job)
             .StartAt(AsUtc(message.ScheduledTime))
+            // Missed by more than the misfire threshold (every node down, or behind): sent late, never skipped.
             .WithSchedule(SimpleScheduleBuilder.Create().WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow))
             .Build();
 

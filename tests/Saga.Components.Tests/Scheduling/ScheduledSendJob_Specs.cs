@@ -5,7 +5,7 @@ using Saga.Components.Scheduling;
 
 namespace Saga.Components.Tests.Scheduling;
 
-/// <summary>Sends that do not go through: a destination the broker refuses, a node stopped mid-send.</summary>
+/// <summary>Sends that do not go through: a destination the broker refuses, a node stopped mid-send, every node down when due.</summary>
 public sealed class ScheduledSendJob_Specs : IAsyncLifetime
 {
     private readonly SchedulingTestbed _bed = new();
@@ -80,6 +80,25 @@ public sealed class ScheduledSendJob_Specs : IAsyncLifetime
         await _bed.Until(async () => await _bed.MessagesIn(refusing) == 1, "the message reached its queue");
         await _bed.Until(async () => !await _bed.Stored(scheduled.TokenId), "the sent schedule left the store");
         Assert.Single(_bed.WarningsOf<ScheduledSendJob>(scheduled.TokenId));
+    }
+
+    [Fact]
+    public async Task A_message_missed_while_every_node_was_down_is_sent_late_rather_than_dropped()
+    {
+        var first = await _bed.StartNode();
+        var message = new SchedulingPinged(NewId.NextGuid());
+        var due = DateTime.UtcNow.AddHours(1);
+        var scheduled = await first.Services.GetRequiredService<IMessageScheduler>().ScheduleSend(_bed.ProbeAddress, due, message);
+        await _bed.Until(() => _bed.Stored(scheduled.TokenId), "the schedule was stored");
+        await _bed.StopNode(first);
+
+        // The outage: no node ran from before the message was due until long after, far past Quartz's misfire threshold (a minute).
+        await _bed.Backdate(scheduled.TokenId, due - DateTime.UtcNow + TimeSpan.FromMinutes(10));
+        await _bed.StartNode();
+
+        var arrival = await _bed.Single(message.Id);
+        Assert.Equal(scheduled.TokenId, arrival.TokenId);
+        await _bed.Until(async () => !await _bed.Stored(scheduled.TokenId), "the sent schedule left the store");
     }
 
     [Fact]
