@@ -27,6 +27,13 @@ public sealed partial class DurableSchedulerOptions
 
     public TimeSpan MaxSendRetryDelay { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Waits before each new attempt to store a ScheduleMessage that failed (the database away, say);
+    /// after the last, MassTransit moves it to the scheduler's error queue. About three minutes in all.
+    /// </summary>
+    public IReadOnlyList<TimeSpan> StoreRetryIntervals { get; set; } =
+        [.. new[] { 0.1, 0.5, 1, 2, 5, 10, 20, 30, 30, 30, 30, 30 }.Select(TimeSpan.FromSeconds)];
+
     internal string TablePrefix => $"{Schema}.qrtz_";
 
     internal void Validate()
@@ -43,6 +50,10 @@ public sealed partial class DurableSchedulerOptions
         if (ThreadCount < 1 || SendTimeout <= TimeSpan.Zero || SendRetryDelay <= TimeSpan.Zero || MaxSendRetryDelay < SendRetryDelay)
         {
             throw new ArgumentException("ThreadCount, SendTimeout and SendRetryDelay must be positive, MaxSendRetryDelay no shorter than SendRetryDelay.");
+        }
+        if (StoreRetryIntervals.Count == 0 || StoreRetryIntervals.Any(i => i < TimeSpan.Zero))
+        {
+            throw new ArgumentException("StoreRetryIntervals needs at least one wait, none negative.");
         }
     }
 

@@ -5,10 +5,12 @@ namespace Saga.Components.Scheduling;
 
 /// <summary>
 /// saga.scheduler.failures{operation}: attempts of the durable scheduler that failed, one count per
-/// attempt. <c>send</c>: a due message not sent (kept, and fired again later).
+/// attempt. <c>store</c>: a ScheduleMessage not stored (retried, at last moved to the error queue);
+/// <c>send</c>: a due message not sent (kept, and fired again later).
 /// </summary>
 public sealed class SchedulerMetrics : IDisposable
 {
+    private static readonly KeyValuePair<string, object?> Store = new("operation", "store");
     private static readonly KeyValuePair<string, object?> Send = new("operation", "send");
 
     private readonly Counter<long> _failures;
@@ -19,6 +21,8 @@ public sealed class SchedulerMetrics : IDisposable
     }
 
     internal Meter Meter { get; } = new(Telemetry.SagaMeter);
+
+    public void StoreFailed() => _failures.Add(1, Store);
 
     public void SendFailed() => _failures.Add(1, Send);
 

@@ -179,6 +179,14 @@ public sealed class SchedulingTestbed : IAsyncLifetime
         Log.Entries.Where(e => e.Category == typeof(TSource).FullName && e.Level == LogLevel.Warning && e.Message.Contains(tokenId.ToString("D"), StringComparison.Ordinal))
             .Select(e => e.Message).ToList();
 
+    /// <summary>Makes the store refuse every new job, as a database that throws on the write would, until <see cref="RepairStore"/>.</summary>
+    public Task BreakStore() => Sql($"""
+        create or replace function {Schema}.refuse() returns trigger language plpgsql as $$ begin raise exception 'the test refuses this write'; end $$;
+        create trigger refuse before insert or update on {Schema}.qrtz_job_details for each row execute function {Schema}.refuse();
+        """);
+
+    public Task RepairStore() => Sql($"drop trigger refuse on {Schema}.qrtz_job_details");
+
     /// <summary>Moves the stored schedule's times back, as if every node had been down since long before it was due.</summary>
     public Task Backdate(Guid tokenId, TimeSpan by) => Sql(
         $"update {Schema}.qrtz_triggers set next_fire_time = next_fire_time - {by.Ticks}, start_time = start_time - {by.Ticks} where trigger_name = '{tokenId:N}'");
