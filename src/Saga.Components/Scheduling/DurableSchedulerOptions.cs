@@ -16,11 +16,23 @@ public sealed partial class DurableSchedulerOptions
     /// <summary>Scheduled messages sent at once by one node.</summary>
     public int ThreadCount { get; set; } = 10;
 
-    /// <summary>Immediate refires of a scheduled message whose send failed, before it is given up.</summary>
-    public int MaxRefires { get; set; } = 5;
-
     /// <summary>How long one attempt to send a scheduled message may take before it counts as failed.</summary>
     public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Wait before a scheduled message whose send failed is fired again; each further wait is twice
+    /// the last, up to <see cref="MaxSendRetryDelay"/>. The message stays stored until it is sent or cancelled.
+    /// </summary>
+    public TimeSpan SendRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan MaxSendRetryDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Waits before each new attempt to store a ScheduleMessage that failed (the database away, say);
+    /// after the last, MassTransit moves it to the scheduler's error queue. About three minutes in all.
+    /// </summary>
+    public IReadOnlyList<TimeSpan> StoreRetryIntervals { get; set; } =
+        [.. new[] { 0.1, 0.5, 1, 2, 5, 10, 20, 30, 30, 30, 30, 30 }.Select(TimeSpan.FromSeconds)];
 
     internal string TablePrefix => $"{Schema}.qrtz_";
 
@@ -35,9 +47,13 @@ public sealed partial class DurableSchedulerOptions
         {
             throw new ArgumentException($"'{Schema}' is not a plain lower-case PostgreSQL identifier.");
         }
-        if (ThreadCount < 1 || MaxRefires < 0 || SendTimeout <= TimeSpan.Zero)
+        if (ThreadCount < 1 || SendTimeout <= TimeSpan.Zero || SendRetryDelay <= TimeSpan.Zero || MaxSendRetryDelay < SendRetryDelay)
         {
-            throw new ArgumentException("ThreadCount and SendTimeout must be positive, MaxRefires not negative.");
+            throw new ArgumentException("ThreadCount, SendTimeout and SendRetryDelay must be positive, MaxSendRetryDelay no shorter than SendRetryDelay.");
+        }
+        if (StoreRetryIntervals.Count == 0 || StoreRetryIntervals.Any(i => i < TimeSpan.Zero))
+        {
+            throw new ArgumentException("StoreRetryIntervals needs at least one wait, none negative.");
         }
     }
 

@@ -26,6 +26,7 @@ public static class DurableSchedulerRegistration
 
         services.AddSingleton(options);
         services.AddSingleton<DurableScheduler>();
+        services.AddSingleton<SchedulerMetrics>();
         services.AddQuartz(q =>
         {
             q.ConfigureScheduler(s =>
@@ -36,6 +37,10 @@ public static class DurableSchedulerRegistration
                 s.ShutdownJobInterruption = ShutdownJobInterruption.WhenWaitingForJobs;
             });
             q.UseDefaultThreadPool(options.ThreadCount);
+            // A failed send is fired again from the store, not refired on the spot: the wait survives the node and
+            // frees the thread. Unbounded, because an exhausted one-shot trigger is deleted with its message; the
+            // scheduler's default rather than each trigger's own, so triggers stored before it was set are covered.
+            q.UseDefaultRetryPolicy(RetryPolicy.Exponential(int.MaxValue, options.SendRetryDelay, 2, options.MaxSendRetryDelay, jitter: 0.2));
             q.UsePersistentStore(store =>
             {
                 store.UsePostgres(options.ConnectionString);
@@ -72,16 +77,18 @@ public static class DurableSchedulerRegistration
         }
     }
 
-    private sealed class SchedulerConsumerDefinition<TConsumer> : ConsumerDefinition<TConsumer>
+    private sealed class SchedulerConsumerDefinition<TConsumer>(DurableSchedulerOptions options) : ConsumerDefinition<TConsumer>
         where TConsumer : class, IConsumer
     {
-        // A database that is briefly away should not send schedules to the error queue.
+        // A database that is briefly away should not send schedules to the error queue. There is no later
+        // redelivery to fall back on: scheduled redelivery would go through this very store, and the broker has
+        // no delayed-message plugin. So the retries are in process, and what outlasts them waits in the error queue.
         protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<TConsumer> consumerConfigurator,
             IRegistrationContext context) =>
             consumerConfigurator.UseMessageRetry(r =>
             {
                 r.Ignore<NotSupportedException>(); // a message this scheduler cannot keep will not become one it can
-                r.Intervals(100, 500, 1000, 5000, 10000);
+                r.Intervals([.. options.StoreRetryIntervals]);
             });
     }
 }

@@ -7,11 +7,34 @@ namespace Saga.Components.Scheduling;
 
 /// <summary>
 /// Stores a ScheduleMessage as a Quartz job and trigger keyed by its token id, due at its scheduled
-/// time: scheduling a token again replaces what was stored for it.
+/// time: scheduling a token again replaces what was stored for it, so a ScheduleMessage delivered
+/// twice is stored once. A store that fails is reported (a warning and <see cref="SchedulerMetrics"/>)
+/// and thrown, for the endpoint's retry and then its error queue: the message is acknowledged only
+/// once stored or moved there.
 /// </summary>
-public sealed class ScheduleMessageConsumer(DurableScheduler scheduler, ILogger<ScheduleMessageConsumer> logger) : IConsumer<ScheduleMessage>
+public sealed class ScheduleMessageConsumer(DurableScheduler scheduler, DurableSchedulerOptions options, SchedulerMetrics metrics,
+    ILogger<ScheduleMessageConsumer> logger) : IConsumer<ScheduleMessage>
 {
     public async Task Consume(ConsumeContext<ScheduleMessage> context)
+    {
+        var message = context.Message;
+        try
+        {
+            await Store(context).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!context.CancellationToken.IsCancellationRequested)
+        {
+            metrics.StoreFailed();
+            var attempt = context.GetRetryAttempt();
+            var retried = attempt < options.StoreRetryIntervals.Count && e is not NotSupportedException;
+            logger.LogWarning(e, "Storing scheduled message {TokenId} due {ScheduledTime:O} to {Destination} failed (attempt {Attempt}); {Next}",
+                message.CorrelationId, message.ScheduledTime, message.Destination, attempt + 1, retried ? "retrying" : "moving it to the error queue");
+            throw;
+        }
+        logger.LogDebug("Scheduled message {TokenId} for {ScheduledTime:O} to {Destination}", message.CorrelationId, message.ScheduledTime, message.Destination);
+    }
+
+    private async Task Store(ConsumeContext<ScheduleMessage> context)
     {
         var message = context.Message;
         var job = JobBuilder.Create<ScheduledSendJob>()
@@ -26,12 +49,12 @@ public sealed class ScheduleMessageConsumer(DurableScheduler scheduler, ILogger<
             .WithIdentity(DurableScheduler.TriggerKeyOf(message.CorrelationId))
             .ForJob(job)
             .StartAt(AsUtc(message.ScheduledTime))
+            // Missed by more than the misfire threshold (every node down, or behind): sent late, never skipped.
             .WithSchedule(SimpleScheduleBuilder.Create().WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow))
             .Build();
 
         var quartz = await scheduler.GetScheduler(context.CancellationToken).ConfigureAwait(false);
         await quartz.ScheduleJob(job, trigger, ScheduleJobOptions.Replacing, context.CancellationToken).ConfigureAwait(false);
-        logger.LogDebug("Scheduled message {TokenId} for {ScheduledTime:O} to {Destination}", message.CorrelationId, message.ScheduledTime, message.Destination);
     }
 
     // MassTransit writes UTC; a time that lost its kind on the way is read as UTC too.

@@ -9,10 +9,11 @@ namespace Saga.Components.Scheduling;
 /// <summary>
 /// Sends one scheduled message when its trigger fires: the stored envelope goes to its destination
 /// through the bus, headers and ids intact, plus <c>MT-Scheduling-TokenId</c>. A send that fails or
-/// outlasts <see cref="DurableSchedulerOptions.SendTimeout"/> is refired at once, up to
-/// <see cref="DurableSchedulerOptions.MaxRefires"/> times, then given up (logged as an error).
+/// outlasts <see cref="DurableSchedulerOptions.SendTimeout"/> is reported (a warning and
+/// <see cref="SchedulerMetrics"/>) and thrown to Quartz, whose retry policy (<see cref="DurableSchedulerRegistration"/>)
+/// keeps the trigger stored and fires it again after a growing wait.
 /// </summary>
-public sealed class ScheduledSendJob(IBus bus, DurableSchedulerOptions options, ILogger<ScheduledSendJob> logger) : IJob
+public sealed class ScheduledSendJob(IBus bus, DurableSchedulerOptions options, SchedulerMetrics metrics, ILogger<ScheduledSendJob> logger) : IJob
 {
     internal const string DestinationKey = "destination";
     internal const string ContentTypeKey = "contentType";
@@ -22,22 +23,11 @@ public sealed class ScheduledSendJob(IBus bus, DurableSchedulerOptions options, 
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default)
     {
         var data = context.MergedJobDataMap;
-        var destination = new Uri(Read(data, DestinationKey));
-        var tokenId = Guid.Parse(Read(data, TokenIdKey));
-        var contentType = new ContentType(Read(data, ContentTypeKey));
-        if (contentType.MediaType != ScheduledEnvelope.ContentType.MediaType)
-        {
-            throw new JobExecutionException($"Scheduled message {tokenId} is stored as {contentType}, which this scheduler does not send.");
-        }
-        var envelope = ScheduledEnvelope.Read(Read(data, BodyKey));
-        // MassTransit retries a send the broker refuses for as long as it is let: bound each attempt.
-        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        attempt.CancelAfter(options.SendTimeout);
+        var destination = data.GetString(DestinationKey);
+        var tokenId = data.GetString(TokenIdKey);
         try
         {
-            var endpoint = await bus.GetSendEndpoint(destination).ConfigureAwait(false);
-            await endpoint.Send(new SerializedMessageBody(), Pipe.Execute<SendContext>(send => ScheduledEnvelope.Apply(send, envelope, tokenId)), attempt.Token)
-                .ConfigureAwait(false);
+            await Send(data, cancellationToken).ConfigureAwait(false);
             logger.LogDebug("Sent scheduled message {TokenId} to {Destination}", tokenId, destination);
         }
         catch (Exception e) when (cancellationToken.IsCancellationRequested)
@@ -47,13 +37,33 @@ public sealed class ScheduledSendJob(IBus bus, DurableSchedulerOptions options, 
         }
         catch (Exception e)
         {
-            var refire = context.RefireCount < options.MaxRefires;
-            logger.LogError(e, "Sending scheduled message {TokenId} to {Destination} failed (refire {Refire} of {MaxRefires}); {Next}",
-                tokenId, destination, context.RefireCount, options.MaxRefires, refire ? "refiring" : "giving it up");
-            throw new JobExecutionException($"Sending scheduled message {tokenId} to {destination} failed.", e) { RefireImmediately = refire };
+            metrics.SendFailed();
+            // The trigger's start is the time the message was scheduled for; a retry or a misfire moves only its next fire time.
+            logger.LogWarning(e, "Sending scheduled message {TokenId} due {ScheduledTime:O} to {Destination} failed (attempt {Attempt}); it stays stored and is sent again later",
+                tokenId, context.Trigger.StartTimeUtc, destination, context.RetryAttempt + 1);
+            throw new JobExecutionException($"Sending scheduled message {tokenId} to {destination} failed.", e);
         }
     }
 
+    private async Task Send(JobDataMap data, CancellationToken cancellationToken)
+    {
+        var destination = new Uri(Read(data, DestinationKey));
+        var tokenId = Guid.Parse(Read(data, TokenIdKey));
+        var contentType = new ContentType(Read(data, ContentTypeKey));
+        // Kept and retried like any failure: a node of a later version may read what this one cannot.
+        if (contentType.MediaType != ScheduledEnvelope.ContentType.MediaType)
+        {
+            throw new NotSupportedException($"Scheduled message {tokenId} is stored as {contentType}, which this scheduler does not send.");
+        }
+        var envelope = ScheduledEnvelope.Read(Read(data, BodyKey));
+        // MassTransit retries a send the broker refuses for as long as it is let: bound each attempt.
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        attempt.CancelAfter(options.SendTimeout);
+        var endpoint = await bus.GetSendEndpoint(destination).ConfigureAwait(false);
+        await endpoint.Send(new SerializedMessageBody(), Pipe.Execute<SendContext>(send => ScheduledEnvelope.Apply(send, envelope, tokenId)), attempt.Token)
+            .ConfigureAwait(false);
+    }
+
     private static string Read(JobDataMap data, string key) =>
-        data.GetString(key) ?? throw new JobExecutionException($"A scheduled message job has no '{key}' in its data.");
+        data.GetString(key) ?? throw new InvalidOperationException($"A scheduled message job has no '{key}' in its data.");
 }

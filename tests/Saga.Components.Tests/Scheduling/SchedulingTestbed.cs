@@ -1,11 +1,14 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
 using Headers = MassTransit.Headers;
+using Saga.Components.Hosting;
 using Saga.Components.Scheduling;
 using Saga.Components.Tests.Infrastructure;
 
@@ -66,6 +69,33 @@ public sealed class SchedulingTestbed : IAsyncLifetime
     private readonly string _suffix = Guid.NewGuid().ToString("N")[..10];
     private readonly List<IHost> _hosts = [];
     private readonly List<string> _queues = [];
+    private readonly MeterListener _meters = new();
+    private readonly ConcurrentQueue<(Meter Meter, string? Operation, long Value)> _failures = new();
+
+    public SchedulingTestbed()
+    {
+        // Every node's, and other tests' too: Failures picks out one node's meter.
+        _meters.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == Telemetry.SagaMeter && instrument.Name == "saga.scheduler.failures")
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _meters.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            string? operation = null;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "operation")
+                {
+                    operation = tag.Value as string;
+                }
+            }
+            _failures.Enqueue((instrument.Meter, operation, value));
+        });
+        _meters.Start();
+    }
 
     public string Schema => "test_sched_" + _suffix;
     public string SchedulerQueue => "scheduler-" + _suffix;
@@ -137,6 +167,44 @@ public sealed class SchedulingTestbed : IAsyncLifetime
         host.Dispose();
     }
 
+    /// <summary>What <paramref name="node"/> counted on saga.scheduler.failures for the operation (store or send).</summary>
+    public long Failures(IHost node, string operation)
+    {
+        var meter = node.Services.GetRequiredService<SchedulerMetrics>().Meter;
+        return _failures.Where(f => f.Meter == meter && f.Operation == operation).Sum(f => f.Value);
+    }
+
+    /// <summary>The warnings the nodes logged of <typeparamref name="TSource"/> about the schedule with this token.</summary>
+    public IReadOnlyList<string> WarningsOf<TSource>(Guid tokenId) =>
+        Log.Entries.Where(e => e.Category == typeof(TSource).FullName && e.Level == LogLevel.Warning && e.Message.Contains(tokenId.ToString("D"), StringComparison.Ordinal))
+            .Select(e => e.Message).ToList();
+
+    /// <summary>Makes the store refuse every new job, as a database that throws on the write would, until <see cref="RepairStore"/>.</summary>
+    public Task BreakStore() => Sql($"""
+        create or replace function {Schema}.refuse() returns trigger language plpgsql as $$ begin raise exception 'the test refuses this write'; end $$;
+        create trigger refuse before insert or update on {Schema}.qrtz_job_details for each row execute function {Schema}.refuse();
+        """);
+
+    public Task RepairStore() => Sql($"drop trigger refuse on {Schema}.qrtz_job_details");
+
+    /// <summary>Moves the stored schedule's times back, as if every node had been down since long before it was due.</summary>
+    public Task Backdate(Guid tokenId, TimeSpan by) => Sql(
+        $"update {Schema}.qrtz_triggers set next_fire_time = next_fire_time - {by.Ticks}, start_time = start_time - {by.Ticks} where trigger_name = '{tokenId:N}'");
+
+    /// <summary>Messages ready in the queue; none in one not declared (an error queue comes with its first message).</summary>
+    public async Task<uint> MessagesIn(string queue)
+    {
+        var count = 0u;
+        try
+        {
+            await Rabbit(async channel => count = await channel.MessageCountAsync(queue));
+        }
+        catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
+        {
+        }
+        return count;
+    }
+
     public IReadOnlyList<Arrival> ArrivalsOf(Guid id) => Arrivals.Where(a => a.Message.Id == id).ToList();
 
     public async Task<Arrival> Single(Guid id)
@@ -166,6 +234,26 @@ public sealed class SchedulingTestbed : IAsyncLifetime
         return (long)(await count.ExecuteScalarAsync())! > 0;
     }
 
+    private async Task Sql(string sql)
+    {
+        await using var connection = new NpgsqlConnection(Servers.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>How many times Quartz has retried the stored schedule's firing; null when nothing is stored.</summary>
+    public async Task<int?> RetryAttempt(Guid tokenId)
+    {
+        await using var connection = new NpgsqlConnection(Servers.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var attempt = new NpgsqlCommand($"select retry_attempt from {Schema}.qrtz_triggers where trigger_name = $1", connection)
+        {
+            Parameters = { new() { Value = tokenId.ToString("N") } },
+        };
+        return await attempt.ExecuteScalarAsync() is int value ? value : null;
+    }
+
     public async Task<long> TriggerCount()
     {
         await using var connection = new NpgsqlConnection(Servers.PostgresConnectionString);
@@ -188,6 +276,7 @@ public sealed class SchedulingTestbed : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        _meters.Dispose();
         foreach (var host in _hosts.ToList())
         {
             await StopNode(host);
