@@ -38,6 +38,10 @@ public sealed class TransferState : SagaStateMachineInstance
     /// <summary>The source ledger confirmed the refund.</summary>
     public bool RefundApplied { get; set; }
 
+    /// <summary>A refund was sent to the source ledger and is not confirmed: a copy of it may still be applied.</summary>
+    [JsonIgnore]
+    public bool RefundInFlight => CreditVoided && Repair?.Kind == nameof(CreditPurpose.Refund) && !RefundApplied;
+
     /// <summary>The operator's refund or resolve that waits for the void, with who asked and why.</summary>
     public OperatorRepair? Repair { get; set; }
 

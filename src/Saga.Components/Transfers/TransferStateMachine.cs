@@ -273,10 +273,14 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
                         .TransitionTo(Voiding)
                         .Send(c => DestinationLedger(c.Saga), c => VoidFor(c.Saga))
                         .Respond(c => new RepairAccepted(c.Saga.CorrelationId, c.Saga.CurrentState)),
-                    resolve => resolve
-                        .Then(c => c.Saga.Record(new TransferResolved(c.Message.Operator, c.Message.Reason, Now)))
-                        .TransitionTo(Resolved)
-                        .Respond(c => new RepairAccepted(c.Saga.CorrelationId, c.Saga.CurrentState))));
+                    other => other.IfElse(c => c.Saga.RefundInFlight,
+                        // Closing it now would leave a copy of the refund free to pay the source back after all.
+                        refuse => refuse.Respond(c => Refused(c.Saga,
+                            $"a refund to {c.Saga.From} was sent and is not confirmed: refund again (it is applied once) instead")),
+                        resolve => resolve
+                            .Then(c => c.Saga.Record(new TransferResolved(c.Message.Operator, c.Message.Reason, Now)))
+                            .TransitionTo(Resolved)
+                            .Respond(c => new RepairAccepted(c.Saga.CorrelationId, c.Saga.CurrentState)))));
 
         // Repairs apply only to a transfer that needs attention.
         During([Prepared, Committed, Completed, RolledBack, Voiding, Refunding, Refunded, Resolved],
@@ -300,9 +304,9 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
         // was paid twice, and a person must recover it. A refused copy is recorded.
         During(Refunded, Resolved,
             When(Credited)
-                .IfElse(c => c.Message.Purpose == CreditPurpose.Transfer && !c.Saga.CreditApplied,
-                    credit => credit.Then(LateCredit).TransitionTo(NeedsAttention),
-                    other => other.Then(c => Ignore(c, "confirmed before"))),
+                .IfElse(c => c.Message.Purpose == CreditPurpose.Transfer ? !c.Saga.CreditApplied : !c.Saga.RefundApplied,
+                    late => late.Then(LateCredit).TransitionTo(NeedsAttention),
+                    repeat => repeat.Then(c => Ignore(c, "confirmed before"))),
             When(Voided).Then(RecordRefusedCopy));
         During(Refunding, When(Voided).Then(RecordRefusedCopy));
 
@@ -404,13 +408,15 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
     private void ConfirmRefund(BehaviorContext<TransferState, AccountCredited> c) =>
         c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Refund), Now, c.Message.Retries));
 
-    /// <summary>A credit applied although the transfer was rolled back, refunded or resolved: recorded, and a person recovers it.</summary>
+    /// <summary>A credit or refund applied although the transfer was rolled back, refunded or resolved: recorded, and a person recovers it.</summary>
     private void LateCredit(BehaviorContext<TransferState, AccountCredited> c)
     {
         var was = c.Saga.CurrentState;
-        c.Saga.Record(new CreditConfirmed(nameof(CreditPurpose.Transfer), Now, c.Message.Retries));
+        var refund = c.Message.Purpose == CreditPurpose.Refund;
+        c.Saga.Record(new CreditConfirmed(c.Message.Purpose.ToString(), Now, c.Message.Retries));
         c.Saga.Record(new TransferNeedsAttention(
-            $"the credit of {c.Saga.Amount} {c.Saga.Currency} to {c.Saga.To} was applied after the transfer was {was}: recover it", Now));
+            $"the {(refund ? "refund" : "credit")} of {c.Saga.Amount} {c.Saga.Currency} to {(refund ? c.Saga.From : c.Saga.To)} " +
+            $"was applied after the transfer was {was}: recover it", Now));
     }
 
     /// <summary>The producer committed after the transfer was handed to a person: recorded, so a refund becomes possible.</summary>

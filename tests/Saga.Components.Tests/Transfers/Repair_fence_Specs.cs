@@ -200,4 +200,31 @@ public sealed class Repair_fence_Specs(PostgresSchema schema) : IClassFixture<Po
         await s.InState(id, s.Machine.RolledBack);
         Assert.Empty(s.CreditsSent(id));
     }
+
+    [Fact]
+    public async Task A_resolve_while_a_refund_is_unconfirmed_is_rejected_and_a_late_refund_after_a_resolve_needs_attention()
+    {
+        await using var s = await Start(schema, configure: o => o.MaxCreditSends = 1);
+        var id = await s.NeedingAttentionAfterCreditFault();
+        await s.Repair(new RefundTransfer(id, "ops", "refund"));
+        await s.Send(new CreditVoided(id, Bob, 100m));
+        await s.InState(id, s.Machine.Refunding);
+        await ScanAndWait(s, id); // the refund is not confirmed after its one send
+        await s.InState(id, s.Machine.NeedsAttention);
+
+        // A copy of the refund may still reach ledger A: closing the transfer now could pay alice back unseen.
+        Assert.Contains("refund again", (await s.Rejected(new ResolveTransfer(id, "ops", "written off"))).Reason);
+        Assert.Equal(TransferStates.Refunding, (await s.Repair(new RefundTransfer(id, "ops", "again"))).State);
+        await s.Send(new AccountCredited(id, Alice, 100m, CreditPurpose.Refund));
+        await s.InState(id, s.Machine.Refunded);
+
+        // A resolve that did not know of a refund: the refund arriving after it is recorded with its effect.
+        var resolved = await s.NeedingAttentionAfterCreditFault();
+        await s.Repair(new ResolveTransfer(resolved, "ops", "written off"));
+        await s.Send(new CreditVoided(resolved, Bob, 100m));
+        await s.InState(resolved, s.Machine.Resolved);
+        await s.Send(new AccountCredited(resolved, Alice, 100m, CreditPurpose.Refund));
+        await s.InState(resolved, s.Machine.NeedsAttention);
+        Assert.Contains("the refund of 100 EUR to A/alice was applied after the transfer was Resolved", (await s.Load(resolved))!.Reason);
+    }
 }
