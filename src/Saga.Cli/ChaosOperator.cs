@@ -11,7 +11,11 @@ namespace Saga.Cli;
 /// </summary>
 public sealed class ChaosOperator(ApiClients apis, int seed)
 {
-    public sealed record Repair(Guid TransferId, string Kind, DateTimeOffset At, string During);
+    /// <summary>
+    /// A repair asked for at <paramref name="At"/>: accepted, or left without an answer (the Api or the
+    /// coordinator timed out or restarted), in which case it may still have been carried out.
+    /// </summary>
+    public sealed record Repair(Guid TransferId, string Kind, DateTimeOffset At, string During, bool Accepted);
 
     private readonly ConcurrentQueue<Repair> _repairs = new();
     private readonly Random _random = new(seed);
@@ -26,12 +30,13 @@ public sealed class ChaosOperator(ApiClients apis, int seed)
         set => _during = value;
     }
 
-    public IReadOnlyList<Repair> Repairs => _repairs.ToArray();
+    /// <summary>Every repair accepted or left without an answer, in the order they were asked for.</summary>
+    public IReadOnlyList<Repair> Repairs => _repairs.OrderBy(r => r.At).ToArray();
 
     /// <summary>Repairs the coordinator refused because the transfer had moved on in the meantime.</summary>
     public int Refused => Volatile.Read(ref _refused);
 
-    public int Made(string kind, string during) => _repairs.Count(r => r.Kind == kind && r.During == during);
+    public int Made(string kind, string during) => _repairs.Count(r => r.Kind == kind && r.During == during && r.Accepted);
 
     public async Task Run(string run, CancellationToken stop)
     {
@@ -78,27 +83,37 @@ public sealed class ChaosOperator(ApiClients apis, int seed)
             kind = _random.Next(3) == 0 ? "resolve" : "refund";
         }
         var during = During;
+        var at = DateTimeOffset.UtcNow;
+        HttpStatusCode? status = null;
         try
         {
-            var (status, problem) = await apis[Interlocked.Increment(ref _next)].TryRepair(transfer.TransferId, kind, Reason(kind, during), stop);
+            string? problem;
+            (status, problem) = await apis[Interlocked.Increment(ref _next)].TryRepair(transfer.TransferId, kind, Reason(kind, during), stop);
             if (status == HttpStatusCode.Conflict && kind == "refund" && problem?.Contains("nothing was debited", StringComparison.Ordinal) == true)
             {
                 // The check-backs ran out before A answered: nothing to give back, the transfer is closed by hand.
-                kind = "resolve";
+                (kind, at, status) = ("resolve", DateTimeOffset.UtcNow, null);
                 (status, _) = await apis[Interlocked.Increment(ref _next)].TryRepair(transfer.TransferId, kind, Reason(kind, during), stop);
-            }
-            if (status == HttpStatusCode.Accepted)
-            {
-                _repairs.Enqueue(new Repair(transfer.TransferId, kind, DateTimeOffset.UtcNow, during));
-            }
-            else if (status == HttpStatusCode.Conflict)
-            {
-                Interlocked.Increment(ref _refused);
             }
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !stop.IsCancellationRequested)
         {
-            // the next round tries again
+            // no answer: the next round looks again
+        }
+        switch (status)
+        {
+            case HttpStatusCode.Accepted:
+                _repairs.Enqueue(new Repair(transfer.TransferId, kind, at, during, Accepted: true));
+                break;
+            case HttpStatusCode.Conflict:
+                Interlocked.Increment(ref _refused);
+                break;
+            case HttpStatusCode.NotFound or HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden:
+                break;
+            default:
+                // A timeout or a restart on the way: the coordinator may have carried it out all the same.
+                _repairs.Enqueue(new Repair(transfer.TransferId, kind, at, during, Accepted: false));
+                break;
         }
     }
 

@@ -9,6 +9,12 @@ Console.CancelKeyPress += (_, e) =>
     cancel.Cancel();
 };
 
+if (Console.IsOutputRedirected)
+{
+    // A log keeps each line whole: a violation or a fault on one line, not broken at 80 columns.
+    AnsiConsole.Profile.Width = 240;
+}
+
 try
 {
     return args switch
