@@ -53,7 +53,7 @@ public static class Chaos
         // A fixed offered load: a frozen B's backlog, and the time to clear it, do not depend on how fast the rest runs.
         // The short run's load lasts as long as its faults; the full run's at least 20,000 transfers.
         var options = new BenchOptions(Transfers: quick ? 1000 : 20000, Concurrency: 32, Accounts: quick ? 200 : 1000, Hot: 0, Ceilings: false, Json: false,
-            Warmup: 0, Rate: 100);
+            Warmup: 0, Rate: 50);
         var ledger = new Dictionary<string, string>();
         for (var i = 0; i < CreditRedelivery.Length; i++)
         {
@@ -93,24 +93,33 @@ public static class Chaos
             }
         }
 
-        async Task<string> Kill(IReadOnlyList<HostProcess> hosts, CancellationToken stop)
+        // Each fault returns what it did and when the failed part was restarted or let go: the bound counts from there.
+        async Task<(string, DateTimeOffset)> Kill(IReadOnlyList<HostProcess> hosts, CancellationToken stop)
         {
             IReadOnlyList<HostProcess> victims = hosts.Count > 1 && random.Next(3) == 0 ? hosts : [hosts[random.Next(hosts.Count)]];
+            var restarted = DateTimeOffset.UtcNow;
             await system.Restart(victims, kill: true, stop);
-            return $"kill -9 {Names(victims)}, started again";
+            return ($"kill -9 {Names(victims)}, started again", restarted);
         }
 
-        async Task<string> Flaky(CancellationToken stop)
+        async Task<(string, DateTimeOffset)> Flaky(CancellationToken stop)
         {
             foreach (var b in system.LedgersB)
             {
                 b.Set("Ledger__FaultInjection__TransientFailureRate", "0.2");
             }
+            var restarted = DateTimeOffset.UtcNow;
             await system.Restart(system.LedgersB, kill: true, stop);
-            return $"{Names(system.LedgersB)} killed and started with 20 % of credit attempts failing transiently, for the rest of the run";
+            return ($"{Names(system.LedgersB)} killed and started with 20 % of credit attempts failing transiently, for the rest of the run", restarted);
         }
 
-        async Task<string> Freeze(CancellationToken stop)
+        async Task<(string, DateTimeOffset)> Service(string name, string[] command)
+        {
+            await Chaos.Service(command);
+            return ($"{name} restarted", DateTimeOffset.UtcNow);
+        }
+
+        async Task<(string, DateTimeOffset)> Freeze(CancellationToken stop)
         {
             var start = Stopwatch.GetTimestamp();
             foreach (var b in system.LedgersB)
@@ -130,11 +139,11 @@ public static class Chaos
                 }
                 person.During = Load;
             }
-            return $"SIGSTOP {Names(system.LedgersB)} for {Stopwatch.GetElapsedTime(start).TotalSeconds:0.0} s, the operator meanwhile made " +
-                   $"{person.Made("refund", Frozen)} refund(s) and {person.Made("resolve", Frozen)} resolve(s); SIGCONT";
+            return ($"SIGSTOP {Names(system.LedgersB)} for {Stopwatch.GetElapsedTime(start).TotalSeconds:0.0} s, the operator meanwhile made " +
+                    $"{person.Made("refund", Frozen)} refund(s) and {person.Made("resolve", Frozen)} resolve(s); SIGCONT", DateTimeOffset.UtcNow);
         }
 
-        async Task<string> HoldInRedelivery(string run, CancellationToken stop)
+        async Task<(string, DateTimeOffset)> HoldInRedelivery(string run, CancellationToken stop)
         {
             // Accounts with the most digits: no other account's id starts with theirs, and the fault's prefixes match them alone.
             var low = (int)Math.Pow(10, (options.Accounts - 1).ToString(CultureInfo.InvariantCulture).Length - 1);
@@ -164,30 +173,24 @@ public static class Chaos
                 }
             }
             var held = Stopwatch.GetElapsedTime(start);
+            var restarted = DateTimeOffset.UtcNow;
             await system.Restart(system.LedgersB, kill: true, stop);
-            return $"credits to {failing.Count} of B's accounts failed for {held.TotalSeconds:0.0} s, waiting in the scheduler's redelivery; the operator meanwhile made " +
-                   $"{person.Made("refund", InRedelivery)} refund(s) and {person.Made("resolve", InRedelivery)} resolve(s); {Names(system.LedgersB)} killed and started without the fault";
+            return ($"credits to {failing.Count} of B's accounts failed for {held.TotalSeconds:0.0} s, waiting in the scheduler's redelivery; the operator meanwhile made " +
+                    $"{person.Made("refund", InRedelivery)} refund(s) and {person.Made("resolve", InRedelivery)} resolve(s); {Names(system.LedgersB)} killed and started without the fault",
+                restarted);
         }
 
         async Task Faults(string run, CancellationToken stop)
         {
             loadStartedAt = DateTimeOffset.UtcNow;
-            var all = new List<(string Name, Func<CancellationToken, Task<string>> Inject)>
+            var all = new List<(string Name, Func<CancellationToken, Task<(string What, DateTimeOffset Recovered)>> Inject)>
             {
                 ("kill -9 the coordinator", s => Kill(system.Coordinators, s)),
                 ("kill -9 ledger A", s => Kill(system.LedgersA, s)),
                 ("kill -9 ledger B", s => Kill(system.LedgersB, s)),
                 ("kill -9 the Api", s => Kill(system.Apis, s)),
-                ("restart RabbitMQ", async _ =>
-                {
-                    await Service(["/etc/init.d/rabbitmq-server", "restart"]);
-                    return "RabbitMQ restarted";
-                }),
-                ("restart PostgreSQL", async _ =>
-                {
-                    await Service(["pg_ctlcluster", PostgresVersion(), "main", "restart"]);
-                    return "PostgreSQL restarted";
-                }),
+                ("restart RabbitMQ", _ => Service("RabbitMQ", ["/etc/init.d/rabbitmq-server", "restart"])),
+                ("restart PostgreSQL", _ => Service("PostgreSQL", ["pg_ctlcluster", PostgresVersion(), "main", "restart"])),
                 ("B's transient credit failures", Flaky),
                 ("freeze ledger B while the operator repairs", Freeze),
                 ("hold B's credits in redelivery while the operator repairs", s => HoldInRedelivery(run, s)),
@@ -202,19 +205,19 @@ public static class Chaos
                 var at = DateTimeOffset.UtcNow;
                 AnsiConsole.MarkupLineInterpolated($"[yellow]fault[/] at {Clock(at)}: {name}");
                 string what;
+                DateTimeOffset recovered;
                 try
                 {
-                    what = await inject(stop);
+                    (what, recovered) = await inject(stop);
                 }
                 catch (Exception e)
                 {
-                    what = $"{name}: injection failed: {e.Message}";
+                    (what, recovered) = ($"{name}: injection failed: {e.Message}", DateTimeOffset.UtcNow);
                     AnsiConsole.MarkupLineInterpolated($"[red]fault injection failed[/]: {e.Message}");
                 }
-                var recovered = DateTimeOffset.UtcNow;
                 recoveries.Enqueue((recovered, name));
                 faults.Add(new Fault(at, recovered, what));
-                AnsiConsole.MarkupLineInterpolated($"[grey]      until {Clock(recovered)}: {what}[/]");
+                AnsiConsole.MarkupLineInterpolated($"[grey]      {Clock(recovered)}: {what}[/]");
             }
         }
 
@@ -225,7 +228,7 @@ public static class Chaos
         AnsiConsole.MarkupLineInterpolated($"[bold]faults[/]: {faults.Count} injected (replay the order and timing with --seed {chaos.Seed})");
         foreach (var fault in faults)
         {
-            AnsiConsole.MarkupLineInterpolated($"  {Clock(fault.At)} → {Clock(fault.Recovered)}: {fault.What}");
+            AnsiConsole.MarkupLineInterpolated($"  {Clock(fault.At)}: {fault.What} (restarted or let go at {Clock(fault.Recovered)})");
         }
         foreach (var host in system.Hosts.Where(h => h.Restarts > 0))
         {
@@ -387,7 +390,8 @@ public static class Chaos
     private static async Task Settle(LocalSystem system, Npgsql.NpgsqlDataSource db, CancellationToken cancellationToken)
     {
         string[] queues = ["ledger-a", "ledger-b", "transfers", "scheduler"];
-        var deadline = DateTime.UtcNow.AddSeconds(60);
+        var started = DateTime.UtcNow;
+        var deadline = started.AddSeconds(60);
         DateTime? quietSince = null;
         var busy = "";
         while (DateTime.UtcNow < deadline)
@@ -409,6 +413,7 @@ public static class Chaos
             }
             else if ((quietSince ??= DateTime.UtcNow) <= DateTime.UtcNow.AddSeconds(-6))
             {
+                AnsiConsole.MarkupLineInterpolated($"[grey]queues and scheduler empty {(quietSince.Value - started).TotalSeconds:0} s after the wait[/]");
                 return;
             }
             await Task.Delay(1000, cancellationToken);
