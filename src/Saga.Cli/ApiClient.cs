@@ -20,8 +20,6 @@ public sealed class ApiClients(IEnumerable<string> baseAddresses, string subject
 {
     private readonly ApiClient[] _clients = baseAddresses.Select(a => new ApiClient(a, subject, connections)).ToArray();
 
-    public int Count => _clients.Length;
-
     public ApiClient this[int i] => _clients[(int)((uint)i % (uint)_clients.Length)];
 
     public void Dispose()

@@ -31,7 +31,7 @@ public sealed record BenchResult(
     string Run, int Transfers, int Refused, int Concurrency, int Completed, int NotFinal, double Tps, double P50Ms, double P95Ms, double P99Ms, double MaxMs,
     double MsgsPerTransfer, double CommitsPerTransfer, double WalFlushesPerTransfer, Dictionary<string, double> CpuSecondsPer1000,
     bool Conserved, long Duplicates, long CreditsWithoutDebit, Dictionary<string, int> FinalStates, Dictionary<string, double>? Ceilings,
-    [property: JsonIgnore] IReadOnlyDictionary<Guid, long>? SubmittedAt = null)
+    [property: JsonIgnore] IReadOnlyCollection<Guid>? Accepted = null)
 {
     /// <summary>Every invariant the reconciliation checks.</summary>
     public bool Holds => Conserved && Duplicates == 0 && CreditsWithoutDebit == 0 && NotFinal == 0;
@@ -177,7 +177,7 @@ public static class Bench
             after.Cpu.ToDictionary(c => c.Key, c => (c.Value - counters.Cpu.GetValueOrDefault(c.Key)) * 1000 / n),
             conserved, duplicates, withoutDebit,
             completed.Where(c => submitted.ContainsKey(c.Key)).GroupBy(c => c.Value.State).ToDictionary(g => g.Key, g => g.Count()),
-            ceilings, submitted);
+            ceilings, submitted.Keys.ToList());
     }
 
     /// <summary>Submits <paramref name="count"/> transfers between the accounts of <paramref name="run"/> from the bench's concurrent clients, each waiting for its answer before the next.</summary>
