@@ -58,6 +58,7 @@ public sealed record AuditedTransfer(
             {
                 (true, true, true) => $"money created: B credited {Amount:0.00} and A refunded it",
                 (_, true, _) when State == "Resolved" => $"money created: B credited {Amount:0.00} after the operator wrote the debit off",
+                (true, false, true) when State == "Resolved" => $"A refunded {Amount:0.00} that the operator wrote off as lost",
                 (false, true, _) => "a credit without a debit",
                 _ => "the ledgers disagree with the state",
             };
