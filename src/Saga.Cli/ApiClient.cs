@@ -10,6 +10,27 @@ public sealed record TransferView(Guid TransferId, string State, decimal Amount,
 
 public sealed record EventView(long Version, string Type, DateTimeOffset Timestamp, JsonElement Data);
 
+public sealed record AccountView(string Ledger, string AccountId);
+
+/// <summary>One transfer of a listing by state.</summary>
+public sealed record ListedTransfer(Guid TransferId, string State, AccountView From, AccountView To, string? Reason, DateTimeOffset UpdatedAt);
+
+/// <summary>One client for each Api instance, the load spread over them; a retry goes to the next one.</summary>
+public sealed class ApiClients(IEnumerable<string> baseAddresses, string subject, int connections = 64) : IDisposable
+{
+    private readonly ApiClient[] _clients = baseAddresses.Select(a => new ApiClient(a, subject, connections)).ToArray();
+
+    public ApiClient this[int i] => _clients[(int)((uint)i % (uint)_clients.Length)];
+
+    public void Dispose()
+    {
+        foreach (var client in _clients)
+        {
+            client.Dispose();
+        }
+    }
+}
+
 /// <summary>The Api as a client sees it, with a development token.</summary>
 public sealed class ApiClient : IDisposable
 {
@@ -71,7 +92,24 @@ public sealed class ApiClient : IDisposable
         await Ensure(response, $"{action} {id}");
     }
 
+    /// <summary>One page of the transfers in <paramref name="state"/>, the most recently changed first, and the cursor of the next.</summary>
+    public async Task<(IReadOnlyList<ListedTransfer> Items, string? Next)> List(string state, string? after, int limit, CancellationToken cancellationToken = default)
+    {
+        var query = $"/transfers?state={Uri.EscapeDataString(state)}&limit={limit}" + (after is null ? "" : $"&after={Uri.EscapeDataString(after)}");
+        var page = await _http.GetFromJsonAsync<TransferPage>(query, cancellationToken);
+        return (page?.Items ?? [], page?.Next);
+    }
+
+    /// <summary>A repair as an operator asks for it: the status code, and the body when it was refused.</summary>
+    public async Task<(HttpStatusCode Status, string? Problem)> TryRepair(Guid id, string action, string reason, CancellationToken cancellationToken = default)
+    {
+        using var response = await _http.PostAsJsonAsync($"/transfers/{id}/{action}", new { reason }, cancellationToken);
+        return (response.StatusCode, response.IsSuccessStatusCode ? null : await response.Content.ReadAsStringAsync(cancellationToken));
+    }
+
     public void Dispose() => _http.Dispose();
+
+    private sealed record TransferPage(List<ListedTransfer> Items, string? Next);
 
     private static async Task Ensure(HttpResponseMessage response, string what)
     {

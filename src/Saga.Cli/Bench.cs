@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using HdrHistogram;
 using Npgsql;
 using Spectre.Console;
@@ -29,7 +30,8 @@ public sealed record BenchOptions(int Transfers, int Concurrency, int Accounts, 
 public sealed record BenchResult(
     string Run, int Transfers, int Refused, int Concurrency, int Completed, int NotFinal, double Tps, double P50Ms, double P95Ms, double P99Ms, double MaxMs,
     double MsgsPerTransfer, double CommitsPerTransfer, double WalFlushesPerTransfer, Dictionary<string, double> CpuSecondsPer1000,
-    bool Conserved, long Duplicates, long CreditsWithoutDebit, Dictionary<string, int> FinalStates, Dictionary<string, double>? Ceilings)
+    bool Conserved, long Duplicates, long CreditsWithoutDebit, Dictionary<string, int> FinalStates, Dictionary<string, double>? Ceilings,
+    [property: JsonIgnore] IReadOnlyCollection<Guid>? Accepted = null)
 {
     /// <summary>Every invariant the reconciliation checks.</summary>
     public bool Holds => Conserved && Duplicates == 0 && CreditsWithoutDebit == 0 && NotFinal == 0;
@@ -37,6 +39,13 @@ public sealed record BenchResult(
     public string Line => string.Create(CultureInfo.InvariantCulture,
         $"transfers={Transfers} concurrency={Concurrency} tps={Tps:0} p50_ms={P50Ms:0.0} p95_ms={P95Ms:0.0} p99_ms={P99Ms:0.0} msgs_per_transfer={MsgsPerTransfer:0.00} commits_per_transfer={CommitsPerTransfer:0.00} conserved={(Conserved ? "true" : "false")} duplicates={Duplicates}");
 }
+
+/// <summary>
+/// What a chaos run does beside the load, each given the run's name: its faults (the load lasts until
+/// every one is injected), an operator (until every transfer is final), and a wait for the queues and
+/// the scheduler to drain before the ledgers are reconciled.
+/// </summary>
+public sealed record Beside(Func<string, CancellationToken, Task> Faults, Func<string, CancellationToken, Task> Operator, Func<CancellationToken, Task> Settle);
 
 /// <summary>
 /// Throughput and latency of transfers submitted through the Api at a fixed concurrency, with what
@@ -51,17 +60,22 @@ public static class Bench
     {
         await using var system = LocalSystem.Create();
         await system.Start(step => Progress(options, step), cancellationToken);
-        var result = await Measure(system, options, faults: null, cancellationToken);
+        var result = await Measure(system, options, beside: null, cancellationToken);
         Print(result, options);
         return result.Holds ? 0 : 1;
     }
 
-    /// <summary>One measured run on a started system; <paramref name="faults"/> runs beside the load (chaos).</summary>
-    public static async Task<BenchResult> Measure(LocalSystem system, BenchOptions options, Func<CancellationToken, Task>? faults, CancellationToken cancellationToken)
+    /// <summary>
+    /// One measured run on a started system, its load spread over every Api; <paramref name="beside"/>
+    /// runs beside it (chaos), and then a transfer that needs attention is not final yet: a person acts on it.
+    /// </summary>
+    public static async Task<BenchResult> Measure(LocalSystem system, BenchOptions options, Beside? beside, CancellationToken cancellationToken)
     {
         var run = "bench-" + Guid.NewGuid().ToString("N")[..6];
-        using var api = new ApiClient(system.Api.BaseAddress, run, Math.Max(64, options.Concurrency));
+        using var apis = new ApiClients(system.Apis.Select(a => a.BaseAddress), run, Math.Max(64, options.Concurrency));
+        var api = apis[0];
         await using var db = system.OpenDatabase();
+        var settled = beside is null ? FinalStates : FinalStates.Where(s => s != "NeedsAttention").ToArray();
 
         Progress(options, $"opening {options.Accounts} accounts in each ledger");
         await Parallel.ForEachAsync(Enumerable.Range(0, options.Accounts), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken },
@@ -86,9 +100,9 @@ public static class Bench
             var warmDone = new ConcurrentDictionary<Guid, (string State, DateTimeOffset At)>();
             using var warmWatch = new CancellationTokenSource();
             var warmObserver = Observe(db, warm, warmDone, warmWatch.Token);
-            await Submit(api, options, options.Warmup, run, $"{run}-warm", warm, cancellationToken);
+            await Submit(apis, options, options.Warmup, run, $"{run}-warm", warm, cancellationToken);
             var warmDeadline = DateTime.UtcNow.AddSeconds(60);
-            while (DateTime.UtcNow < warmDeadline && warm.Keys.Any(id => !warmDone.ContainsKey(id)))
+            while (DateTime.UtcNow < warmDeadline && warm.Keys.Any(id => !(warmDone.TryGetValue(id, out var d) && settled.Contains(d.State))))
             {
                 await Task.Delay(100, cancellationToken);
             }
@@ -106,20 +120,40 @@ public static class Bench
         var observer = Observe(db, submitted, completed, watch.Token);
         var startedAt = DateTimeOffset.UtcNow;
         using var stopFaults = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var faultTask = faults?.Invoke(stopFaults.Token) ?? Task.CompletedTask;
+        var faultTask = beside?.Faults(run, stopFaults.Token) ?? Task.CompletedTask;
+        var operatorTask = beside?.Operator(run, stopFaults.Token) ?? Task.CompletedTask;
+        bool Final(Guid id) => completed.TryGetValue(id, out var c) && settled.Contains(c.State);
 
         // Under faults the load lasts at least until the last fault is injected, so every fault meets traffic.
-        var attempted = await Submit(api, options, options.Transfers, run, run, submitted, cancellationToken, until: faults is null ? null : faultTask);
+        var attempted = await Submit(apis, options, options.Transfers, run, run, submitted, cancellationToken, until: beside is null ? null : faultTask);
         Progress(options, "waiting until every transfer is final");
-        var deadline = DateTime.UtcNow.AddSeconds(faults is null ? 60 : 120);
-        while (DateTime.UtcNow < deadline && submitted.Keys.Any(id => !completed.ContainsKey(id)))
+        var deadline = DateTime.UtcNow.AddSeconds(beside is null ? 60 : 120);
+        var waitedFrom = Stopwatch.GetTimestamp();
+        var refreshed = waitedFrom;
+        while (DateTime.UtcNow < deadline && submitted.Keys.Any(id => !Final(id)))
         {
             await Task.Delay(100, cancellationToken);
+            if (Stopwatch.GetElapsedTime(refreshed) > TimeSpan.FromSeconds(2))
+            {
+                // The watch reads by time, and misses a commit that became visible later than it looks back: ask for the rest by id.
+                await Read(db, submitted.Keys.Where(id => !Final(id)).Take(10_000).ToArray(), completed, cancellationToken);
+                refreshed = Stopwatch.GetTimestamp();
+            }
         }
+        var pending = submitted.Keys.Count(id => !Final(id));
+        Progress(options, pending == 0
+            ? $"every transfer final {Stopwatch.GetElapsedTime(waitedFrom).TotalSeconds:0} s after the load"
+            : $"{pending} transfer(s) not final {Stopwatch.GetElapsedTime(waitedFrom).TotalSeconds:0} s after the load");
         await stopFaults.CancelAsync();
         await faultTask;
+        await operatorTask;
         await watch.CancelAsync();
         await observer;
+        if (beside is not null)
+        {
+            Progress(options, "waiting until the queues and the scheduler are empty");
+            await beside.Settle(cancellationToken);
+        }
 
         await Task.Delay(5500, cancellationToken); // RabbitMQ's statistics are collected every 5 s
         var after = await Counters.Read(system, db, cancellationToken);
@@ -134,7 +168,7 @@ public static class Bench
         var n = Math.Max(1, submitted.Count);
         var (conserved, duplicates, withoutDebit) = await Reconcile(db, run, options.Accounts, cancellationToken);
         return new BenchResult(
-            run, attempted, attempted - submitted.Count, options.Concurrency, done.Count, submitted.Keys.Count(id => !completed.ContainsKey(id)),
+            run, attempted, attempted - submitted.Count, options.Concurrency, done.Count, submitted.Keys.Count(id => !Final(id)),
             done.Count / seconds,
             Ms(histogram, 50), Ms(histogram, 95), Ms(histogram, 99), histogram.TotalCount > 0 ? histogram.GetMaxValue() / 1000.0 : 0,
             after.Published >= counters.Published ? (after.Published - counters.Published) / (double)n : -1, // -1: the broker restarted, its count with it
@@ -143,11 +177,11 @@ public static class Bench
             after.Cpu.ToDictionary(c => c.Key, c => (c.Value - counters.Cpu.GetValueOrDefault(c.Key)) * 1000 / n),
             conserved, duplicates, withoutDebit,
             completed.Where(c => submitted.ContainsKey(c.Key)).GroupBy(c => c.Value.State).ToDictionary(g => g.Key, g => g.Count()),
-            ceilings);
+            ceilings, submitted.Keys.ToList());
     }
 
     /// <summary>Submits <paramref name="count"/> transfers between the accounts of <paramref name="run"/> from the bench's concurrent clients, each waiting for its answer before the next.</summary>
-    private static async Task<int> Submit(ApiClient api, BenchOptions options, int count, string run, string keyPrefix,
+    private static async Task<int> Submit(ApiClients apis, BenchOptions options, int count, string run, string keyPrefix,
         ConcurrentDictionary<Guid, long> submitted, CancellationToken cancellationToken, Task? until = null)
     {
         var next = -1;
@@ -170,7 +204,7 @@ public static class Bench
                 var to = random.Next(options.Accounts);
                 // At a fixed rate, latency counts from when the transfer was due, so time spent waiting for a free client counts too.
                 var at = options.Rate > 0 ? startedAt + TimeSpan.FromSeconds(i / options.Rate) : DateTimeOffset.UtcNow;
-                var id = await SubmitWithRetries(api, $"{keyPrefix}-{i}", $"{run}-{from}", $"{run}-{to}", cancellationToken);
+                var id = await SubmitWithRetries(apis, i, $"{keyPrefix}-{i}", $"{run}-{from}", $"{run}-{to}", cancellationToken);
                 if (id is { } accepted)
                 {
                     submitted.TryAdd(accepted, at.UtcTicks);
@@ -180,15 +214,15 @@ public static class Bench
         return attempted;
     }
 
-    /// <summary>A client's retries: the same Idempotency-Key until the Api accepts or refuses for good.</summary>
-    private static async Task<Guid?> SubmitWithRetries(ApiClient api, string key, string from, string to, CancellationToken cancellationToken)
+    /// <summary>A client's retries: the same Idempotency-Key until an Api accepts or refuses for good, each attempt at the next Api.</summary>
+    private static async Task<Guid?> SubmitWithRetries(ApiClients apis, int i, string key, string from, string to, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow.AddSeconds(120);
-        while (DateTime.UtcNow < deadline)
+        for (var attempt = 0; DateTime.UtcNow < deadline; attempt++)
         {
             try
             {
-                var result = await api.Submit(key, "A", from, "B", to, 1.00m, cancellationToken);
+                var result = await apis[i + attempt].Submit(key, "A", from, "B", to, 1.00m, cancellationToken);
                 if (result.Id is { } id)
                 {
                     return id;
@@ -207,7 +241,30 @@ public static class Bench
         return null;
     }
 
-    /// <summary>Watches the coordinator's transfer view for transfers reaching a final state.</summary>
+    /// <summary>The final states of <paramref name="ids"/> in the coordinator's view, kept as the watch keeps them.</summary>
+    private static async Task Read(NpgsqlDataSource db, Guid[] ids, ConcurrentDictionary<Guid, (string State, DateTimeOffset At)> completed,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var command = db.CreateCommand("select id, current_state, updated_at from saga.mt_doc_transfer where id = any($1) and current_state = any($2)");
+            command.Parameters.Add(new() { Value = ids });
+            command.Parameters.Add(new() { Value = FinalStates });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var seen = (reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2));
+                completed.AddOrUpdate(reader.GetGuid(0), seen, (_, before) => before.At <= seen.Item2 ? seen : before);
+            }
+            Counters.CountOwnQuery();
+        }
+        catch (NpgsqlException)
+        {
+            // PostgreSQL restarting (chaos): the next round asks again
+        }
+    }
+
+    /// <summary>Watches the coordinator's transfer view for transfers reaching a final state, keeping each one's latest.</summary>
     private static async Task Observe(NpgsqlDataSource db, ConcurrentDictionary<Guid, long> submitted,
         ConcurrentDictionary<Guid, (string, DateTimeOffset)> completed, CancellationToken cancellationToken)
     {
@@ -226,7 +283,9 @@ public static class Bench
                     while (await reader.ReadAsync(cancellationToken))
                     {
                         var at = reader.GetFieldValue<DateTimeOffset>(2);
-                        completed.TryAdd(reader.GetGuid(0), (reader.GetString(1), at));
+                        var seen = (reader.GetString(1), at);
+                        // A repaired transfer leaves NeedsAttention for another final state.
+                        completed.AddOrUpdate(reader.GetGuid(0), seen, (_, before) => before.Item2 <= at ? seen : before);
                         newest = at > newest ? at : newest;
                     }
                 }
@@ -254,12 +313,13 @@ public static class Bench
     public static async Task<(bool Conserved, long Duplicates, long CreditsWithoutDebit)> Reconcile(NpgsqlDataSource db, string run, int accounts,
         CancellationToken cancellationToken)
     {
-        await using var command = db.CreateCommand("""
+        var applied = await LedgerTables.Applied(db, "ledger_b", "c", cancellationToken);
+        await using var command = db.CreateCommand($"""
             select (select coalesce(sum(balance), 0) from ledger_a.accounts where account_id like $1)
                  + (select coalesce(sum(balance), 0) from ledger_b.accounts where account_id like $1),
                    (select coalesce(sum(balance - opening_balance), 0) from ledger_b.accounts where account_id like $1),
-                   (select coalesce(sum(amount), 0) from ledger_b.credits where account_id like $1 and purpose = 0),
-                   (select count(*) from ledger_b.credits c where c.account_id like $1 and c.purpose = 0
+                   (select coalesce(sum(amount), 0) from ledger_b.credits c where account_id like $1 and purpose = 0 and {applied}),
+                   (select count(*) from ledger_b.credits c where c.account_id like $1 and c.purpose = 0 and {applied}
                       and not exists (select 1 from ledger_a.local_transactions t where t.transfer_id = c.transfer_id and t.outcome = 'committed'))
             """);
         command.Parameters.Add(new() { Value = run + "-%" });
@@ -273,7 +333,8 @@ public static class Bench
         return (total == accounts * 1_000_000m, duplicates, withoutDebit);
     }
 
-    public static void Print(BenchResult result, BenchOptions options)
+    /// <summary>The results; without the reconciliation when the caller reconciles in its own terms (chaos writes debits off).</summary>
+    public static void Print(BenchResult result, BenchOptions options, bool withReconciliation = true)
     {
         if (options.Json)
         {
@@ -298,6 +359,11 @@ public static class Bench
             {
                 table.AddRow($"ceiling: {name}", $"{value:0} /s (we: {result.Tps / value:P1} of it in transfers/s)");
             }
+        }
+        if (!withReconciliation)
+        {
+            AnsiConsole.Write(table);
+            return;
         }
         table.AddRow("money conserved", result.Conserved ? "yes" : "NO");
         table.AddRow("duplicate credits", result.Duplicates.ToString());

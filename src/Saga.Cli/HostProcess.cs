@@ -41,6 +41,9 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
     /// <summary>Environment for the next start (e.g. switching a fault on for a restart).</summary>
     public void Set(string key, string value) => _environment[key] = value;
 
+    /// <summary>Takes a key out of the environment for the next start (switching a fault off).</summary>
+    public void Unset(string key) => _environment.Remove(key);
+
     public async Task Start(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -134,6 +137,23 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
         }
     }
 
+    /// <summary>
+    /// SIGSTOP: the process stays, with its connections, its unacknowledged messages and its locks, and
+    /// does nothing, as in a long pause of its machine. <see cref="Thaw"/> lets it go on.
+    /// </summary>
+    public void Freeze() => Signal("STOP");
+
+    /// <summary>SIGCONT after <see cref="Freeze"/>.</summary>
+    public void Thaw() => Signal("CONT");
+
+    private void Signal(string signal)
+    {
+        if (Pid is { } pid)
+        {
+            Process.Start("kill", [$"-{signal}", pid.ToString()])?.WaitForExit();
+        }
+    }
+
     /// <summary>SIGTERM, then SIGKILL if it has not stopped in 30 s.</summary>
     public async Task Stop()
     {
@@ -141,6 +161,7 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
         if (_process is { HasExited: false } p)
         {
             Process.Start("kill", ["-TERM", p.Id.ToString()])?.WaitForExit();
+            Thaw(); // a frozen process would keep SIGTERM pending for the whole 30 s
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             try
             {

@@ -5,17 +5,21 @@ using Saga.Components.Hosting;
 
 namespace Saga.Cli;
 
+/// <summary>How many processes of each role: processes of one role compete on the same queues.</summary>
+public sealed record Instances(int Coordinators = 1, int Ledgers = 1, int Apis = 1);
+
 /// <summary>
-/// The servers (through infra/up.sh) and the four hosts as local processes: coordinator, ledger A,
-/// ledger B and the Api. Their process ids go to .run/pids so infra/down.sh stops exactly these.
+/// The servers (through infra/up.sh) and the hosts as local processes: coordinators, ledger A and
+/// ledger B instances, and Apis, one of each unless told otherwise. Their process ids go to
+/// .run/pids so infra/down.sh stops exactly these.
 /// </summary>
 public sealed class LocalSystem : IAsyncDisposable
 {
     private readonly string _runDirectory;
     private readonly Lock _pidsLock = new();
 
-    private LocalSystem(string root, Dictionary<string, string> coordinator, Dictionary<string, string> ledgerA, Dictionary<string, string> ledgerB,
-        Dictionary<string, string> api)
+    private LocalSystem(string root, Instances instances, Dictionary<string, string> coordinator, Dictionary<string, string> ledgerA,
+        Dictionary<string, string> ledgerB, Dictionary<string, string> api)
     {
         Root = root;
         _runDirectory = Path.Combine(root, ".run");
@@ -24,10 +28,10 @@ public sealed class LocalSystem : IAsyncDisposable
         {
             Directory.Delete(logs, recursive: true); // each run's logs on their own
         }
-        Coordinator = new HostProcess("coordinator", "Saga.Coordinator", coordinator, logs);
-        LedgerA = new HostProcess("ledger-a", "Saga.Ledger", With(ledgerA, "Ledger__Id", "A"), logs);
-        LedgerB = new HostProcess("ledger-b", "Saga.Ledger", With(ledgerB, "Ledger__Id", "B"), logs);
-        Api = new HostProcess("api", "Saga.Api", api, logs);
+        Coordinators = Role("coordinator", "Saga.Coordinator", instances.Coordinators, coordinator, logs);
+        LedgersA = Role("ledger-a", "Saga.Ledger", instances.Ledgers, With(ledgerA, "Ledger__Id", "A"), logs);
+        LedgersB = Role("ledger-b", "Saga.Ledger", instances.Ledgers, With(ledgerB, "Ledger__Id", "B"), logs);
+        Apis = Role("api", "Saga.Api", instances.Apis, api, logs);
         foreach (var host in Hosts)
         {
             host.Restarted += RecordPids;
@@ -35,11 +39,15 @@ public sealed class LocalSystem : IAsyncDisposable
     }
 
     public string Root { get; }
-    public HostProcess Coordinator { get; }
-    public HostProcess LedgerA { get; }
-    public HostProcess LedgerB { get; }
-    public HostProcess Api { get; }
-    public IReadOnlyList<HostProcess> Hosts => [Coordinator, LedgerA, LedgerB, Api];
+    public IReadOnlyList<HostProcess> Coordinators { get; }
+    public IReadOnlyList<HostProcess> LedgersA { get; }
+    public IReadOnlyList<HostProcess> LedgersB { get; }
+    public IReadOnlyList<HostProcess> Apis { get; }
+    public HostProcess Coordinator => Coordinators[0];
+    public HostProcess LedgerA => LedgersA[0];
+    public HostProcess LedgerB => LedgersB[0];
+    public HostProcess Api => Apis[0];
+    public IReadOnlyList<HostProcess> Hosts => [.. Coordinators, .. LedgersA, .. LedgersB, .. Apis];
 
     // The same names and defaults as the hosts: the "Postgres" and "RabbitMq" sections, from the environment.
     private static readonly IConfiguration Environment = new ConfigurationBuilder().AddEnvironmentVariables().Build();
@@ -50,8 +58,8 @@ public sealed class LocalSystem : IAsyncDisposable
 
     public static LocalSystem Create(
         Dictionary<string, string>? coordinator = null, Dictionary<string, string>? ledgerA = null, Dictionary<string, string>? ledgerB = null,
-        Dictionary<string, string>? api = null) =>
-        new(FindRoot(), coordinator ?? [], ledgerA ?? [], ledgerB ?? [], api ?? []);
+        Dictionary<string, string>? api = null, Instances? instances = null) =>
+        new(FindRoot(), instances ?? new(), coordinator ?? [], ledgerA ?? [], ledgerB ?? [], api ?? []);
 
     /// <summary>infra/up.sh, then every host, waiting until each is ready.</summary>
     public async Task Start(Action<string> progress, CancellationToken cancellationToken = default)
@@ -69,22 +77,35 @@ public sealed class LocalSystem : IAsyncDisposable
         }
         progress("starting the coordinator and ledgers A and B");
         await Task.WhenAll(Coordinator.Start(cancellationToken), LedgerA.Start(cancellationToken), LedgerB.Start(cancellationToken));
-        progress("starting the Api");
-        await Api.Start(cancellationToken);
+        // The first of each role has brought its schema up to date; the others join it, as a scale-out would.
+        var others = Coordinators.Skip(1).Concat(LedgersA.Skip(1)).Concat(LedgersB.Skip(1)).ToList();
+        if (others.Count > 0)
+        {
+            progress($"starting {string.Join(", ", others.Select(h => h.Name))}");
+            await Task.WhenAll(others.Select(h => h.Start(cancellationToken)));
+        }
+        progress(Apis.Count == 1 ? "starting the Api" : $"starting {Apis.Count} Apis");
+        await Task.WhenAll(Apis.Select(h => h.Start(cancellationToken)));
         RecordPids();
     }
 
-    public async Task Restart(HostProcess host, bool kill, CancellationToken cancellationToken = default)
+    public Task Restart(HostProcess host, bool kill, CancellationToken cancellationToken = default) => Restart([host], kill, cancellationToken);
+
+    /// <summary>Stops (or kills) every one of <paramref name="hosts"/> first, then starts them together.</summary>
+    public async Task Restart(IReadOnlyList<HostProcess> hosts, bool kill, CancellationToken cancellationToken = default)
     {
         if (kill)
         {
-            host.Kill();
+            foreach (var host in hosts)
+            {
+                host.Kill();
+            }
         }
         else
         {
-            await host.Stop();
+            await Task.WhenAll(hosts.Select(h => h.Stop()));
         }
-        await host.Start(cancellationToken);
+        await Task.WhenAll(hosts.Select(h => h.Start(cancellationToken)));
         RecordPids();
     }
 
@@ -105,6 +126,11 @@ public sealed class LocalSystem : IAsyncDisposable
             File.WriteAllLines(Path.Combine(_runDirectory, "pids"), Hosts.Where(h => h.Pid is not null).Select(h => $"{h.Pid} {h.Name}"));
         }
     }
+
+    private static HostProcess[] Role(string name, string project, int count, Dictionary<string, string> environment, string logs) =>
+        count < 1
+            ? throw new ArgumentOutOfRangeException(nameof(count), $"at least one {name} is needed")
+            : Enumerable.Range(1, count).Select(i => new HostProcess(count == 1 ? name : $"{name}-{i}", project, environment, logs)).ToArray();
 
     private static Dictionary<string, string> With(Dictionary<string, string> env, string key, string value) => new(env) { [key] = value };
 

@@ -9,6 +9,12 @@ Console.CancelKeyPress += (_, e) =>
     cancel.Cancel();
 };
 
+if (Console.IsOutputRedirected)
+{
+    // A log keeps each line whole: a violation or a fault on one line, not broken at 80 columns.
+    AnsiConsole.Profile.Width = 240;
+}
+
 try
 {
     return args switch
@@ -16,7 +22,7 @@ try
         ["demo", ..] => await Demo.Run(cancel.Token),
         ["up", ..] => await Up(cancel.Token),
         ["bench", .. var options] => await Bench.Run(BenchOptions.Parse(options), cancel.Token),
-        ["chaos", .. var options] => await Chaos.Run(options.Contains("--short"), Chaos.Seed(options), cancel.Token),
+        ["chaos", .. var options] => await Chaos.Run(ChaosOptions.Parse(options), cancel.Token),
         _ => Usage(),
     };
 }
@@ -46,7 +52,9 @@ static int Usage()
           [bold]up[/]                                    the servers and the four hosts as local processes, until Ctrl+C
           [bold]bench[/] [[--transfers N]] [[--concurrency C]] [[--warmup W]] [[--rate R]] [[--accounts K]] [[--hot P]] [[--ceilings]] [[--json]]
                                                 throughput, latency, messages and commits per transfer
-          [bold]chaos[/] [[--short]] [[--seed N]]            kill and restart everything during a bench; nothing lost, nothing doubled
+          [bold]chaos[/] [[--short]] [[--seed N]] [[--coordinators 2]] [[--ledger-instances 2]] [[--apis 2]]
+                                                kill, restart and freeze hosts and servers during a bench while an
+                                                operator repairs; every transfer's money checked against its final state
         """);
     return 2;
 }
