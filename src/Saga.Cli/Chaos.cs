@@ -282,10 +282,16 @@ public static class Chaos
             .Select(g => g.Key == "Completed" ? $"Completed because B had credited {g.Count()}" : $"{g.Key} {g.Count()}"));
         foreach (var kind in new[] { "refund", "resolve" })
         {
-            var during = string.Join(", ", repairs.Where(r => r.Kind == kind && r.Accepted).GroupBy(r => r.During).Select(g => $"{g.Count()} while {g.Key}"));
+            var made = repairs.Where(r => r.Kind == kind && r.Accepted).ToList();
+            if (made.Count == 0)
+            {
+                AnsiConsole.MarkupLineInterpolated($"  {kind}: none accepted");
+                continue;
+            }
+            var during = string.Join(", ", made.GroupBy(r => r.During).Select(g => $"{g.Count()} while {g.Key}"));
             // A transfer's outcome counts under the last repair accepted on it.
             var ids = accepted.Where(t => t.Last().Kind == kind).Select(t => t.Key);
-            AnsiConsole.MarkupLineInterpolated($"  {kind}: {repairs.Count(r => r.Kind == kind && r.Accepted)} accepted ({during}) → {Outcomes(ids)}");
+            AnsiConsole.MarkupLineInterpolated($"  {kind}: {made.Count} accepted ({during}) → {Outcomes(ids)}");
         }
         var unanswered = repairs.Where(r => !r.Accepted).Select(r => r.TransferId).Except(accepted.Select(t => t.Key)).ToList();
         if (unanswered.Count > 0)
