@@ -241,7 +241,7 @@ public static class Chaos
         var repairs = person.Repairs;
         ReportRepairs(repairs, person.Refused, byId);
         var violations = ReportAudit(audit, result.Run, repairs, system.Root);
-        var (slowest, overBound) = ReportTimeToFinal(audit, recoveries.ToList(), repairs);
+        var (slowest, overBound) = ReportTimeToFinal(audit, recoveries.ToList(), faults.ToList(), repairs);
 
         // Chaos shares the machine: a bound missed while other work held the cores reads differently.
         AnsiConsole.MarkupLineInterpolated($"the machine's load average (1, 5, 15 min): {loadBefore} before the load, {LoadAverage()} after; {Environment.ProcessorCount} cores");
@@ -340,14 +340,20 @@ public static class Chaos
     /// submission (its half message stored: a request the Api refused with 503 submitted nothing), a restart
     /// (or the end of a freeze or a hold) and an operator's repair before it ended, to its end.
     /// </summary>
+    /// A transfer that ended while a fault was still in force (B frozen, credits held, a host down) ended
+    /// before the restart the bound counts from: it is not measured.
     private static (TimeSpan Slowest, int OverBound) ReportTimeToFinal(Audit audit, List<(DateTimeOffset At, string What)> recoveries,
-        IReadOnlyList<ChaosOperator.Repair> repairs)
+        IReadOnlyList<Fault> faults, IReadOnlyList<ChaosOperator.Repair> repairs)
     {
         var repairsById = repairs.ToLookup(r => r.TransferId);
         var measured = new List<(AuditedTransfer Transfer, TimeSpan Time, string From)>();
         foreach (var t in audit.Transfers.Where(t => t.IsFinal && t.UpdatedAt is not null))
         {
             var final = t.UpdatedAt!.Value;
+            if (faults.Any(f => f.At <= final && final < f.Recovered))
+            {
+                continue;
+            }
             var from = (At: t.CreatedAt ?? final, What: "its submission");
             foreach (var (at, what) in recoveries.Concat(repairsById[t.Id].Select(r => (r.At, $"the operator's {r.Kind}"))))
             {
