@@ -301,6 +301,18 @@ public class SagaSystem : IAsyncLifetime
         HostName = Servers.RabbitHost, Port = Servers.RabbitPort, VirtualHost = _name, UserName = Servers.RabbitUsername, Password = Servers.RabbitPassword,
     };
 
+    /// <summary>Waits until <paramref name="queue"/> holds at least <paramref name="count"/> messages, or 30 s; returns how many it holds.</summary>
+    public async Task<uint> UntilMessagesIn(string queue, uint count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        uint held;
+        while ((held = await MessagesIn(queue)) < count && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+        return held;
+    }
+
     public async Task<uint> MessagesIn(string queue)
     {
         await using var connection = await Factory().CreateConnectionAsync();

@@ -82,7 +82,8 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
 
         var attention = await system.UntilState(id, TransferStates.NeedsAttention);
         Assert.Contains("no account", attention.Reason);
-        Assert.Equal(errorsBefore + 1, await system.MessagesIn("ledger-b_error"));
+        // The fault is published before the message is moved to the error queue: wait for it to land.
+        Assert.Equal(errorsBefore + 1, await system.UntilMessagesIn("ledger-b_error", errorsBefore + 1));
         Assert.Equal(900m, await system.Balance(alice));
 
         var refund = await system.Client<RefundTransfer>(SagaSystem.Transfers)
