@@ -235,27 +235,25 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
                 on conflict (transfer_id, purpose) do nothing returning account_id, amount),
             credited as (
                 update {_s}.accounts a set balance = a.balance + r.amount from recorded r where a.account_id = r.account_id returning 1)
-            select (select count(*) from account), (select count(*) from credited),
-                   (select voided_at is not null from {_s}.credits where transfer_id = $1 and purpose = $2)
+            select (select count(*) from account), (select count(*) from credited)
             """);
         command.Parameters.Add(new() { Value = transferId });
         command.Parameters.Add(new() { Value = (short)purpose });
         command.Parameters.Add(new() { Value = accountId });
         command.Parameters.Add(new() { Value = amount });
         long exists, credited;
-        bool? voided;
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             await reader.ReadAsync(cancellationToken);
-            (exists, credited, voided) = (reader.GetInt64(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetBoolean(2));
+            (exists, credited) = (reader.GetInt64(0), reader.GetInt64(1));
         }
         if (credited == 1)
         {
             return CreditOutcome.Applied;
         }
-        // The record that stopped the insert may have committed after this statement's snapshot: read it now.
-        voided ??= await IsVoided(transferId, purpose, cancellationToken);
-        return voided switch
+        // Only a repeat or a voided credit reads its record, in a statement of its own: the record that stopped
+        // the insert may have committed after the first statement's snapshot.
+        return await IsVoided(transferId, purpose, cancellationToken) switch
         {
             true => CreditOutcome.Voided,
             false => CreditOutcome.AppliedBefore,
