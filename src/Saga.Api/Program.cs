@@ -36,7 +36,7 @@ builder.Services.AddMassTransit(x =>
 {
     foreach (var repair in new[] { typeof(RetryCredit), typeof(RecheckTransfer), typeof(RefundTransfer), typeof(ResolveTransfer) })
     {
-        x.AddRequestClient(repair, new Uri($"queue:{Saga.Components.Transfers.TransferStateDefinition.QueueName}"));
+        x.AddRequestClient(repair, Queues.CoordinatorAddress);
     }
     x.UsingSagaRabbitMq(builder.Configuration);
 });

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using Saga.Contracts;
 using Spectre.Console;
 
 namespace Saga.Cli;
@@ -410,7 +411,7 @@ public static class Chaos
     /// </summary>
     private static async Task Settle(LocalSystem system, Npgsql.NpgsqlDataSource db, CancellationToken cancellationToken)
     {
-        string[] queues = ["ledger-a", "ledger-b", "transfers", "scheduler"];
+        string[] queues = [Queues.Ledger("A"), Queues.Ledger("B"), Queues.Coordinator, Queues.Scheduler];
         var started = DateTime.UtcNow;
         var deadline = started.AddSeconds(60);
         DateTime? quietSince = null;

@@ -1,3 +1,4 @@
+using Saga.Contracts;
 using Spectre.Console;
 
 namespace Saga.Cli;
@@ -66,7 +67,7 @@ public static class Demo
                     AnsiConsole.MarkupLineInterpolated($"  [blue]{story.Path}[/]: [bold]{transfer.State}[/]{(transfer.Reason is null ? "" : $" ({transfer.Reason})")}");
                     if (transfer.State == "NeedsAttention")
                     {
-                        AnsiConsole.MarkupLineInterpolated($"  the failed credit is in RabbitMQ's error queue: ledger-b_error holds {await ErrorQueueDepth(system)} message(s)");
+                        AnsiConsole.MarkupLineInterpolated($"  the failed credit is in RabbitMQ's error queue: {Queues.Error(Queues.Ledger("B"))} holds {await ErrorQueueDepth(system)} message(s)");
                         AnsiConsole.MarkupLine("  [yellow]an operator refunds it[/] (POST /transfers/{id}/refund)");
                         await api.Repair(story.Id, "refund", "B's account is closed: money back to A", cancellationToken);
                     }
@@ -127,7 +128,7 @@ public static class Demo
         };
         await using var connection = await factory.CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
-        return (await channel.QueueDeclarePassiveAsync("ledger-b_error")).MessageCount;
+        return (await channel.QueueDeclarePassiveAsync(Queues.Error(Queues.Ledger("B")))).MessageCount;
     }
 
     private static void Report(string invariant, bool holds) =>

@@ -21,7 +21,7 @@ builder.Services.AddCheckBackScan(builder.Configuration);
 // The durable scheduler (Quartz on PostgreSQL) for rare delayed work: scheduled redelivery of credits.
 builder.Services.AddDurableScheduler(postgres.ConnectionString);
 
-// The transfer saga on its queue, "transfers"; the scheduler on "scheduler".
+// The transfer saga on Queues.Coordinator; the scheduler on Queues.Scheduler.
 builder.Services.AddMassTransit(x =>
 {
     x.AddSagaStateMachine<TransferStateMachine, TransferState, TransferStateDefinition>().EventSourcedRepository();

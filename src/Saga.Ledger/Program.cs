@@ -17,7 +17,7 @@ if (builder.Environment.IsProduction() && builder.Configuration.GetValue<bool>("
 }
 builder.Services.AddHostedService<LedgerMigration>();
 
-// Its consumers on one queue, "ledger-{id}": submit, check-back, credit, accounts.
+// Its consumers on one queue, Queues.Ledger(id): submit, check-back, credit, void, accounts.
 builder.Services.AddMassTransit(x =>
 {
     x.AddLedgerConsumers(ledger);

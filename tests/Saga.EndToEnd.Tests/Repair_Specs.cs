@@ -33,7 +33,7 @@ public sealed class Repair_Specs(RepairSagaSystem system) : IClassFixture<Repair
             var attention = await system.UntilState(id, TransferStates.NeedsAttention);
             Assert.StartsWith($"credit to {bob} not confirmed after 3 sends", attention.Reason);
 
-            var refund = await system.Client<RefundTransfer>(SagaSystem.Transfers)
+            var refund = await system.Client<RefundTransfer>(Queues.CoordinatorAddress)
                 .GetResponse<RepairAccepted, RepairRejected>(new RefundTransfer(id, "ops@example", "ledger B does not answer"));
             Assert.True(refund.Is(out Response<RepairAccepted>? accepted));
             Assert.Equal(TransferStates.Voiding, accepted.Message.State);
@@ -58,14 +58,14 @@ public sealed class Repair_Specs(RepairSagaSystem system) : IClassFixture<Repair
         await system.Submit(id, alice, late, 100m);
         await system.UntilState(id, TransferStates.NeedsAttention);
 
-        await system.Client<RefundTransfer>(SagaSystem.Transfers)
+        await system.Client<RefundTransfer>(Queues.CoordinatorAddress)
             .GetResponse<RepairAccepted, RepairRejected>(new RefundTransfer(id, "ops@example", "no such account"));
         await system.UntilState(id, TransferStates.Refunded);
         Assert.Equal(1000m, await system.Balance(alice));
 
         // The account is opened after all, and someone shovels the failed credit back to ledger B.
         await system.OpenNamedAccount("B", late.AccountId, 0m);
-        Assert.Equal(1, await system.MoveBack("ledger-b_error", "ledger-b", id));
+        Assert.Equal(1, await system.MoveBack(Queues.Error(Queues.Ledger("B")), Queues.Ledger("B"), id));
 
         await system.UntilEvent(id, "credit_copy_refused");
         Assert.Equal((1000m, 0m), (await system.Balance(alice), await system.Balance(late)));
@@ -84,7 +84,7 @@ public sealed class Repair_Specs(RepairSagaSystem system) : IClassFixture<Repair
         {
             await system.Submit(id, alice, bob, 100m);
             await system.UntilState(id, TransferStates.NeedsAttention);
-            var resolve = await system.Client<ResolveTransfer>(SagaSystem.Transfers)
+            var resolve = await system.Client<ResolveTransfer>(Queues.CoordinatorAddress)
                 .GetResponse<RepairAccepted, RepairRejected>(new ResolveTransfer(id, "ops@example", "paid bob by hand"));
             Assert.True(resolve.Is(out Response<RepairAccepted>? accepted));
             Assert.Equal(TransferStates.Voiding, accepted.Message.State);

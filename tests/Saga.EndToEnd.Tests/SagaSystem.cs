@@ -120,9 +120,6 @@ public class SagaSystem : IAsyncLifetime
         _extra.Clear();
     }
 
-    public static Uri Ledger(string id) => new($"queue:ledger-{id.ToLowerInvariant()}");
-    public static readonly Uri Transfers = new("queue:transfers");
-
     public IRequestClient<T> Client<T>(Uri destination) where T : class => _bus.CreateRequestClient<T>(destination, RequestTimeout.After(s: 30));
 
     public async Task Send<T>(Uri destination, T message) where T : class => await (await _bus.GetSendEndpoint(destination)).Send(message);
@@ -130,7 +127,7 @@ public class SagaSystem : IAsyncLifetime
     public async Task<AccountRef> OpenAccount(string ledger, string name, decimal balance)
     {
         var id = $"{name}-{Guid.NewGuid():N}"[..(name.Length + 9)];
-        var response = await Client<OpenAccount>(Ledger(ledger)).GetResponse<AccountOpened>(new OpenAccount(ledger, id, balance));
+        var response = await Client<OpenAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountOpened>(new OpenAccount(ledger, id, balance));
         Assert.True(response.Message.Created);
         return new AccountRef(ledger, id);
     }
@@ -138,24 +135,24 @@ public class SagaSystem : IAsyncLifetime
     /// <summary>An account with a fixed id, which the ledgers' fault injection recognises.</summary>
     public async Task<AccountRef> OpenNamedAccount(string ledger, string id, decimal balance)
     {
-        await Client<OpenAccount>(Ledger(ledger)).GetResponse<AccountOpened, AccountOpenRejected>(new OpenAccount(ledger, id, balance));
+        await Client<OpenAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountOpened, AccountOpenRejected>(new OpenAccount(ledger, id, balance));
         return new AccountRef(ledger, id);
     }
 
     public async Task<decimal?> Balance(AccountRef account)
     {
-        var response = await Client<GetAccount>(Ledger(account.Ledger))
+        var response = await Client<GetAccount>(Queues.LedgerAddress(account.Ledger))
             .GetResponse<AccountBalance, AccountNotFound>(new GetAccount(account.Ledger, account.AccountId));
         return response.Is(out Response<AccountBalance>? balance) ? balance.Message.Balance : null;
     }
 
     public async Task<Response<TransferSubmitted, TransferRejected>> Submit(Guid id, AccountRef from, AccountRef to, decimal amount) =>
-        await Client<SubmitTransfer>(Ledger(from.Ledger))
+        await Client<SubmitTransfer>(Queues.LedgerAddress(from.Ledger))
             .GetResponse<TransferSubmitted, TransferRejected>(new SubmitTransfer(id, from, to, amount, "EUR"));
 
     public async Task<TransferStatus?> Status(Guid id)
     {
-        var response = await Client<GetTransferStatus>(Transfers).GetResponse<TransferStatus, TransferNotFound>(new GetTransferStatus(id));
+        var response = await Client<GetTransferStatus>(Queues.CoordinatorAddress).GetResponse<TransferStatus, TransferNotFound>(new GetTransferStatus(id));
         return response.Is(out Response<TransferStatus>? status) ? status.Message : null;
     }
 

@@ -75,7 +75,7 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
     {
         var alice = await system.OpenAccount("A", "alice", 1000m);
         var nobody = new AccountRef("B", "nobody-" + Guid.NewGuid().ToString("N")[..8]);
-        var errorsBefore = await system.MessagesIn("ledger-b_error");
+        var errorsBefore = await system.MessagesIn(Queues.Error(Queues.Ledger("B")));
         var id = NewId.NextGuid();
 
         await system.Submit(id, alice, nobody, 100m);
@@ -83,10 +83,10 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
         var attention = await system.UntilState(id, TransferStates.NeedsAttention);
         Assert.Contains("no account", attention.Reason);
         // The fault is published before the message is moved to the error queue: wait for it to land.
-        Assert.Equal(errorsBefore + 1, await system.UntilMessagesIn("ledger-b_error", errorsBefore + 1));
+        Assert.Equal(errorsBefore + 1, await system.UntilMessagesIn(Queues.Error(Queues.Ledger("B")), errorsBefore + 1));
         Assert.Equal(900m, await system.Balance(alice));
 
-        var refund = await system.Client<RefundTransfer>(SagaSystem.Transfers)
+        var refund = await system.Client<RefundTransfer>(Queues.CoordinatorAddress)
             .GetResponse<RepairAccepted, RepairRejected>(new RefundTransfer(id, "ops@example", "no such account"));
         Assert.True(refund.Is(out Response<RepairAccepted>? _));
         await system.UntilState(id, TransferStates.Refunded);
@@ -103,7 +103,7 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
         await system.UntilState(id, TransferStates.NeedsAttention);
 
         await system.OpenNamedAccount("B", late.AccountId, 0m);
-        var retry = await system.Client<RetryCredit>(SagaSystem.Transfers)
+        var retry = await system.Client<RetryCredit>(Queues.CoordinatorAddress)
             .GetResponse<RepairAccepted, RepairRejected>(new RetryCredit(id, "ops@example", "account opened"));
 
         Assert.True(retry.Is(out Response<RepairAccepted>? _));
@@ -124,9 +124,9 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
         var otherBody = await system.Submit(id, alice, bob, 999m);
         await system.Send(SagaSystem.Transfers, new StoreHalfMessage(id, alice, bob, 100m, "EUR"));
         await system.Send(SagaSystem.Transfers, new CommitTransfer(id));
-        await system.Send(SagaSystem.Ledger("B"), new CreditAccount(id, bob, 100m, "EUR"));
+        await system.Send(Queues.LedgerAddress("B"), new CreditAccount(id, bob, 100m, "EUR"));
         await system.Send(SagaSystem.Transfers, new AccountCredited(id, bob, 100m));
-        await system.Send(SagaSystem.Ledger("A"), new CheckLocalTransaction(id, 1, alice));
+        await system.Send(Queues.LedgerAddress("A"), new CheckLocalTransaction(id, 1, alice));
         await system.Send(SagaSystem.Transfers, new LocalTransactionChecked(id, 1, LocalTransactionOutcome.Committed));
         await system.Send(SagaSystem.Transfers, new RollbackTransfer(id, "late"));
         // A request answered by ledger B proves it consumed the duplicate credit sent before it (one queue, in order).

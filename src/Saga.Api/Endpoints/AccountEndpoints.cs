@@ -44,7 +44,7 @@ public static class AccountEndpoints
             return Http.Invalid(errors);
         }
 
-        var response = await clients.CreateRequestClient<OpenAccount>(LedgerAddress(ledger)).GetResponse<AccountOpened, AccountOpenRejected>(
+        var response = await clients.CreateRequestClient<OpenAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountOpened, AccountOpenRejected>(
             new OpenAccount(ledger, body.AccountId!, body.OpeningBalance!.Value), request.HttpContext.RequestAborted);
         if (!response.Is(out Response<AccountOpened>? created))
         {
@@ -66,14 +66,13 @@ public static class AccountEndpoints
         {
             return Http.Invalid(new() { ["accountId"] = [idError] });
         }
-        var response = await clients.CreateRequestClient<GetAccount>(LedgerAddress(ledger)).GetResponse<AccountBalance, AccountNotFound>(new GetAccount(ledger, accountId), cancellationToken);
+        var response = await clients.CreateRequestClient<GetAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountBalance, AccountNotFound>(new GetAccount(ledger, accountId), cancellationToken);
         return response.Is(out Response<AccountBalance>? balance)
             ? TypedResults.Ok(new AccountResponse(ledger, accountId, balance.Message.Balance))
             : Http.Problem(404, "No such account", $"ledger {ledger} has no account '{accountId}'");
     }
 
     /// <summary>A ledger service's queue, named as the ledger host names it.</summary>
-    internal static Uri LedgerAddress(string ledger) => new($"queue:{new Components.Ledgers.LedgerOptions { Id = ledger }.QueueName}");
 
     internal static IResult? UnknownLedger(string ledger, IOptions<ApiOptions> options) =>
         options.Value.KnownLedgers.Contains(ledger)

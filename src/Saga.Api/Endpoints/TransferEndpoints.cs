@@ -95,7 +95,7 @@ public static class TransferEndpoints
 
         // The key is scoped to the caller: the same key from two callers names two transfers.
         var transferId = TransferIdFor(Http.Caller(request.HttpContext), key);
-        var client = clients.CreateRequestClient<SubmitTransfer>(AccountEndpoints.LedgerAddress(from.Ledger), RequestTimeout.After(ms: (int)options.Value.RequestTimeout.TotalMilliseconds));
+        var client = clients.CreateRequestClient<SubmitTransfer>(Queues.LedgerAddress(from.Ledger), RequestTimeout.After(ms: (int)options.Value.RequestTimeout.TotalMilliseconds));
         Response<TransferSubmitted, TransferRejected> response;
         try
         {
@@ -110,12 +110,12 @@ public static class TransferEndpoints
         if (response.Is(out Response<TransferRejected>? rejected))
         {
             var reason = rejected.Message.Reason;
-            return reason switch
+            return rejected.Message.Kind switch
             {
-                _ when reason.Contains("different transfer", StringComparison.Ordinal) =>
-                    Http.Problem(409, "The Idempotency-Key was used for a different transfer", reason),
-                _ when reason.Contains("unknown source account", StringComparison.Ordinal) =>
+                TransferRejectionKind.IdReused => Http.Problem(409, "The Idempotency-Key was used for a different transfer", reason),
+                TransferRejectionKind.UnknownSourceAccount =>
                     Http.Problem(422, "Unknown source account", $"from.accountId: ledger {from.Ledger} has no account '{from.AccountId}'"),
+                TransferRejectionKind.InvalidAmount => Http.Problem(422, "Invalid amount", reason),
                 _ => Http.Problem(503, "The transfer was refused before any money moved", reason, new Dictionary<string, object?> { ["transferId"] = transferId }),
             };
         }

@@ -37,7 +37,6 @@ public sealed class CheckBackScanOptions
 /// </summary>
 public sealed class CheckBackScan(IDocumentStore store, IBus bus, TimeProvider clock, IOptions<CheckBackScanOptions> options)
 {
-    private static readonly Uri Coordinator = new($"queue:{TransferStateDefinition.QueueName}");
 
     private readonly Dictionary<Guid, Lease> _leases = [];
     private readonly Lock _leasesLock = new();
@@ -60,7 +59,7 @@ public sealed class CheckBackScan(IDocumentStore store, IBus bus, TimeProvider c
         var now = clock.GetUtcNow();
         var batchSize = options.Value.BatchSize;
         var lease = options.Value.Lease;
-        var endpoint = await bus.GetSendEndpoint(Coordinator).ConfigureAwait(false);
+        var endpoint = await bus.GetSendEndpoint(Queues.CoordinatorAddress).ConfigureAwait(false);
         await using var session = store.QuerySession();
         DropExpired(now);
 

@@ -3,14 +3,12 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
+using Saga.Contracts;
 
 namespace Saga.Components.Hosting;
 
 public static class HostingExtensions
 {
-    /// <summary>The scheduler's queue: the coordinator hosts it; every bus schedules through it.</summary>
-    public static readonly Uri SchedulerAddress = new("queue:scheduler");
-
     /// <summary>Binds the "RabbitMq" and "Postgres" sections and registers one pooled <see cref="NpgsqlDataSource"/>.</summary>
     public static PostgresOptions AddSagaServers(this IServiceCollection services, IConfiguration configuration)
     {
@@ -24,7 +22,7 @@ public static class HostingExtensions
 
     /// <summary>
     /// The broker, from the "RabbitMq" section: durable queues and persistent messages (MassTransit's
-    /// defaults), publisher confirms, scheduling through <see cref="SchedulerAddress"/>, and quorum
+    /// defaults), publisher confirms, scheduling through <see cref="Queues.SchedulerAddress"/>, and quorum
     /// queues when configured; a <see cref="ConsumerWatchdog"/> stops the host if an endpoint loses its consumer.
     /// </summary>
     public static void UsingSagaRabbitMq(this IBusRegistrationConfigurator x, IConfiguration configuration,
@@ -61,7 +59,7 @@ public static class HostingExtensions
                 h.PublisherConfirmation = true;
             });
             cfg.PrefetchCount = options.PrefetchCount;
-            cfg.UseMessageScheduler(SchedulerAddress);
+            cfg.UseMessageScheduler(Queues.SchedulerAddress);
             configure?.Invoke(context, cfg);
             cfg.ConfigureEndpoints(context);
         });

@@ -39,7 +39,7 @@ public sealed class CheckLocalTransactionConsumer(
             }
         }
         logger.LogInformation("Check-back {Attempt} answered {Outcome}", check.Attempt, answer.Outcome);
-        var coordinator = await context.GetSendEndpoint(options.Value.CoordinatorAddress);
+        var coordinator = await context.GetSendEndpoint(Queues.CoordinatorAddress);
         await coordinator.Send(answer, context.CancellationToken);
     }
 }

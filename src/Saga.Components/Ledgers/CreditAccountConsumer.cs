@@ -27,7 +27,7 @@ public sealed class CreditAccountConsumer(
         faults.BeforeCredit(credit);
 
         var outcome = await ledger.Credit(credit.TransferId, credit.Purpose, credit.Account.AccountId, credit.Amount, context.CancellationToken);
-        var coordinator = await context.GetSendEndpoint(options.Value.CoordinatorAddress);
+        var coordinator = await context.GetSendEndpoint(Queues.CoordinatorAddress);
         if (outcome == CreditOutcome.Voided)
         {
             // Acknowledged, never retried, never applied: the coordinator voided this credit before a refund or resolve.
@@ -54,7 +54,7 @@ public sealed class VoidCreditConsumer(LedgerDatabase ledger, IOptions<LedgerOpt
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["TransferId"] = request.TransferId });
         var voided = await ledger.Void(request.TransferId, request.Account.AccountId, request.Amount, context.CancellationToken);
         logger.LogInformation(voided ? "Credit to {Account} voided" : "Credit to {Account} not voided: it was applied first", request.Account);
-        var coordinator = await context.GetSendEndpoint(options.Value.CoordinatorAddress);
+        var coordinator = await context.GetSendEndpoint(Queues.CoordinatorAddress);
         if (voided)
         {
             await coordinator.Send(new CreditVoided(request.TransferId, request.Account, request.Amount), context.CancellationToken);

@@ -1,14 +1,12 @@
 namespace Saga.Components.Ledgers;
 
-/// <summary>Configuration section "Ledger": which ledger this service is, and whom it talks to.</summary>
+/// <summary>Configuration section "Ledger": which ledger this service is, and how it waits and redelivers.</summary>
 public sealed class LedgerOptions
 {
     public const string Section = "Ledger";
 
     /// <summary>The ledger's id ("A", "B"): names its queue (ledger-a) and its database schema (ledger_a).</summary>
     public string Id { get; set; } = "";
-
-    public string CoordinatorQueue { get; set; } = Transfers.TransferStateDefinition.QueueName;
 
     /// <summary>How long the producer waits for the half message's acknowledgement before refusing the transfer.</summary>
     public TimeSpan HalfMessageTimeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -22,9 +20,7 @@ public sealed class LedgerOptions
     public TimeSpan[] CreditRedeliveryIntervals =>
         CreditRedelivery is { Length: > 0 } r ? r : [TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(30)];
 
-    public string QueueName => "ledger-" + Id.ToLowerInvariant();
     public string Schema => "ledger_" + Id.ToLowerInvariant();
-    public Uri CoordinatorAddress => new($"queue:{CoordinatorQueue}");
 
     public void Validate()
     {

@@ -29,7 +29,7 @@ public static class LedgerRegistration
         // Only transient errors (a lost connection, a server shutting down or starting): a bad statement fails at once.
         x.AddConfigureEndpointsCallback((_, name, endpoint) =>
         {
-            if (name == options.QueueName)
+            if (name == Queues.Ledger(options.Id))
             {
                 endpoint.UseMessageRetry(r =>
                 {
@@ -39,12 +39,12 @@ public static class LedgerRegistration
                 });
             }
         });
-        x.AddConsumer<SubmitTransferConsumer>().Endpoint(e => e.Name = options.QueueName);
-        x.AddConsumer<CheckLocalTransactionConsumer>().Endpoint(e => e.Name = options.QueueName);
-        x.AddConsumer<CreditAccountConsumer, CreditAccountConsumerDefinition>().Endpoint(e => e.Name = options.QueueName);
-        x.AddConsumer<VoidCreditConsumer>().Endpoint(e => e.Name = options.QueueName);
-        x.AddConsumer<OpenAccountConsumer>().Endpoint(e => e.Name = options.QueueName);
-        x.AddConsumer<GetAccountConsumer>().Endpoint(e => e.Name = options.QueueName);
-        x.AddRequestClient<StoreHalfMessage>(options.CoordinatorAddress, RequestTimeout.After(ms: (int)options.HalfMessageTimeout.TotalMilliseconds));
+        x.AddConsumer<SubmitTransferConsumer>().Endpoint(e => e.Name = Queues.Ledger(options.Id));
+        x.AddConsumer<CheckLocalTransactionConsumer>().Endpoint(e => e.Name = Queues.Ledger(options.Id));
+        x.AddConsumer<CreditAccountConsumer, CreditAccountConsumerDefinition>().Endpoint(e => e.Name = Queues.Ledger(options.Id));
+        x.AddConsumer<VoidCreditConsumer>().Endpoint(e => e.Name = Queues.Ledger(options.Id));
+        x.AddConsumer<OpenAccountConsumer>().Endpoint(e => e.Name = Queues.Ledger(options.Id));
+        x.AddConsumer<GetAccountConsumer>().Endpoint(e => e.Name = Queues.Ledger(options.Id));
+        x.AddRequestClient<StoreHalfMessage>(Queues.CoordinatorAddress, RequestTimeout.After(ms: (int)options.HalfMessageTimeout.TotalMilliseconds));
     }
 }

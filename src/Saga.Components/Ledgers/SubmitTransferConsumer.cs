@@ -24,12 +24,12 @@ public sealed class SubmitTransferConsumer(
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["TransferId"] = transfer.TransferId });
         if (!string.Equals(transfer.From.Ledger, options.Value.Id, StringComparison.OrdinalIgnoreCase))
         {
-            await context.RespondAsync(new TransferRejected(transfer.TransferId, $"ledger {options.Value.Id} does not hold {transfer.From}"));
+            await context.RespondAsync(new TransferRejected(transfer.TransferId, $"ledger {options.Value.Id} does not hold {transfer.From}", TransferRejectionKind.WrongLedger));
             return;
         }
         if (LedgerAmounts.Problem(transfer.Amount) is { } problem)
         {
-            await context.RespondAsync(new TransferRejected(transfer.TransferId, $"transfer refused: {problem}"));
+            await context.RespondAsync(new TransferRejected(transfer.TransferId, $"transfer refused: {problem}", TransferRejectionKind.InvalidAmount));
             return;
         }
 
@@ -47,7 +47,7 @@ public sealed class SubmitTransferConsumer(
             }
             if (!sourceExists)
             {
-                await context.RespondAsync(new TransferRejected(transfer.TransferId, $"unknown source account: ledger {options.Value.Id} has no '{transfer.From.AccountId}'"));
+                await context.RespondAsync(new TransferRejected(transfer.TransferId, $"unknown source account: ledger {options.Value.Id} has no '{transfer.From.AccountId}'", TransferRejectionKind.UnknownSourceAccount));
                 return;
             }
         }
@@ -62,14 +62,14 @@ public sealed class SubmitTransferConsumer(
         catch (RequestTimeoutException)
         {
             logger.LogWarning("No acknowledgement of the half message: transfer refused, nothing debited");
-            await context.RespondAsync(new TransferRejected(transfer.TransferId, "the coordinator did not acknowledge the half message"));
+            await context.RespondAsync(new TransferRejected(transfer.TransferId, "the coordinator did not acknowledge the half message", TransferRejectionKind.NotAcknowledged));
             return;
         }
 
         if (ack.Message.Conflict is not null)
         {
             // The id was first used for another transfer, whose own request may still be debiting: leave it alone.
-            await context.RespondAsync(new TransferRejected(transfer.TransferId, ReusedId));
+            await context.RespondAsync(new TransferRejected(transfer.TransferId, ReusedId, TransferRejectionKind.IdReused));
             return;
         }
         if (ack.Message.State != TransferStates.Prepared)
@@ -84,7 +84,7 @@ public sealed class SubmitTransferConsumer(
         if (local.FromAccount is not null && !local.Matches(transfer))
         {
             // A concurrent request with the same id and another body recorded its transfer first.
-            await context.RespondAsync(new TransferRejected(transfer.TransferId, ReusedId));
+            await context.RespondAsync(new TransferRejected(transfer.TransferId, ReusedId, TransferRejectionKind.IdReused));
             return;
         }
         logger.LogDebug("Local transaction {Outcome} {Reason}", local.Outcome, local.Reason);
@@ -95,7 +95,7 @@ public sealed class SubmitTransferConsumer(
         }
         else
         {
-            var endpoint = await context.GetSendEndpoint(options.Value.CoordinatorAddress);
+            var endpoint = await context.GetSendEndpoint(Queues.CoordinatorAddress);
             if (local.Outcome == LocalTransactionOutcome.Committed)
             {
                 await endpoint.Send(new CommitTransfer(transfer.TransferId), context.CancellationToken);
@@ -117,6 +117,6 @@ public sealed class SubmitTransferConsumer(
         var transfer = context.Message;
         return recorded.FromAccount is null || recorded.Matches(transfer)
             ? context.RespondAsync(new TransferSubmitted(transfer.TransferId, recorded.Outcome, recorded.Reason))
-            : context.RespondAsync(new TransferRejected(transfer.TransferId, ReusedId));
+            : context.RespondAsync(new TransferRejected(transfer.TransferId, ReusedId, TransferRejectionKind.IdReused));
     }
 }

@@ -2,6 +2,7 @@ using MassTransit.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Quartz;
 using Saga.Components.Scheduling;
+using Saga.Contracts;
 
 // Beside MassTransit's own registration extensions, so the registration reads like theirs.
 // ReSharper disable once CheckNamespace
@@ -9,9 +10,6 @@ namespace MassTransit;
 
 public static class DurableSchedulerRegistration
 {
-    /// <summary>Queue of the scheduler's consumers, the address clients give <c>AddMessageScheduler</c>.</summary>
-    public const string EndpointName = "scheduler";
-
     /// <summary>
     /// The durable scheduler's Quartz side: a clustered scheduler on the PostgreSQL ADO job store, its
     /// tables in <paramref name="schema"/> (created at startup if missing). It runs with the bus that
@@ -59,7 +57,7 @@ public static class DurableSchedulerRegistration
 
     /// <summary>
     /// The consumers of <c>ScheduleMessage</c> and <c>CancelScheduledMessage</c>, on one receive endpoint
-    /// named <see cref="EndpointName"/> unless <paramref name="endpoint"/> says otherwise, and the Quartz
+    /// named <see cref="Queues.Scheduler"/> unless <paramref name="endpoint"/> says otherwise, and the Quartz
     /// scheduler started and stopped with this bus. Needs <see cref="AddDurableScheduler"/>.
     /// </summary>
     public static IBusRegistrationConfigurator AddDurableSchedulerConsumers(this IBusRegistrationConfigurator configurator,
@@ -72,7 +70,7 @@ public static class DurableSchedulerRegistration
 
         void Configure(IEndpointRegistrationConfigurator e)
         {
-            e.Name = EndpointName;
+            e.Name = Queues.Scheduler;
             endpoint?.Invoke(e);
         }
     }

@@ -1,6 +1,6 @@
 namespace Saga.Components.Transfers;
 
-/// <summary>Timing and addressing of the transfer saga; configuration section "TransferSaga".</summary>
+/// <summary>Timing of the transfer saga; configuration section "TransferSaga".</summary>
 public sealed class TransferSagaOptions
 {
     public const string Section = "TransferSaga";
@@ -31,11 +31,6 @@ public sealed class TransferSagaOptions
     public int MaxCreditSends { get; set; } = 10;
 
     public TimeSpan MaxCreditResendInterval { get; set; } = TimeSpan.FromMinutes(15);
-
-    /// <summary>Queue of a ledger's service: the prefix followed by the ledger id in lower case.</summary>
-    public string LedgerQueuePrefix { get; set; } = "ledger-";
-
-    public Uri LedgerAddress(string ledger) => new($"queue:{LedgerQueuePrefix}{ledger.ToLowerInvariant()}");
 
     /// <summary>The wait after send <paramref name="send"/> (1-based) of a credit before it is sent again.</summary>
     public TimeSpan CreditResendInterval(int send)

@@ -1,16 +1,15 @@
 using MassTransit;
+using Saga.Contracts;
 
 namespace Saga.Components.Transfers;
 
 public sealed class TransferStateDefinition : SagaDefinition<TransferState>
 {
-    public const string QueueName = "transfers";
-
     public TransferStateDefinition()
     {
         Endpoint(e =>
         {
-            e.Name = QueueName;
+            e.Name = Queues.Coordinator;
             e.PrefetchCount = 256;
         });
     }

@@ -364,8 +364,8 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
 
     private DateTimeOffset Now => _clock.GetUtcNow();
 
-    private Uri SourceLedger(TransferState s) => _options.LedgerAddress(s.FromLedger);
-    private Uri DestinationLedger(TransferState s) => _options.LedgerAddress(s.ToLedger);
+    private Uri SourceLedger(TransferState s) => Queues.LedgerAddress(s.FromLedger);
+    private Uri DestinationLedger(TransferState s) => Queues.LedgerAddress(s.ToLedger);
 
     private static bool Holds(TransferState s, StoreHalfMessage m) =>
         s.From == m.From && s.To == m.To && s.Amount == m.Amount && s.Currency == m.Currency;

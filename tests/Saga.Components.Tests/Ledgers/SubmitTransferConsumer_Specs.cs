@@ -62,7 +62,8 @@ public sealed class SubmitTransferConsumer_Specs : IAsyncLifetime
         var other = await client.GetResponse<TransferSubmitted, TransferRejected>(transfer with { Amount = 41m });
 
         Assert.Equal((LocalTransactionOutcome.Committed, LocalTransactionOutcome.Committed), (first.Message.Outcome, repeat.Message.Outcome));
-        Assert.True(other.Is(out Response<TransferRejected>? _));
+        Assert.True(other.Is(out Response<TransferRejected>? reused));
+        Assert.Equal(TransferRejectionKind.IdReused, reused.Message.Kind);
         Assert.Equal(60m, await ledger.Balance("alice", default));
         Assert.Single(harness.Sent.Select<CommitTransfer>());
     }
@@ -77,7 +78,8 @@ public sealed class SubmitTransferConsumer_Specs : IAsyncLifetime
 
         var answer = await harness.GetRequestClient<SubmitTransfer>().GetResponse<TransferSubmitted, TransferRejected>(transfer);
 
-        Assert.True(answer.Is(out Response<TransferRejected>? _));
+        Assert.True(answer.Is(out Response<TransferRejected>? rejected));
+        Assert.Equal(TransferRejectionKind.IdReused, rejected.Message.Kind);
         Assert.Equal(100m, await ledger.Balance("alice", default));
         Assert.Null(await ledger.FindLocalTransaction(transfer.TransferId, default));
         Assert.False(await harness.Sent.Any<CommitTransfer>());
@@ -98,6 +100,7 @@ public sealed class SubmitTransferConsumer_Specs : IAsyncLifetime
 
         Assert.True(answer.Is(out Response<TransferRejected>? rejected));
         Assert.Contains("amount", rejected.Message.Reason);
+        Assert.Equal(TransferRejectionKind.InvalidAmount, rejected.Message.Kind);
         Assert.Equal(100m, await ledger.Balance("alice", default));
         Assert.False(await harness.Sent.Any<StoreHalfMessage>());
     }

@@ -1,0 +1,25 @@
+namespace Saga.Contracts;
+
+/// <summary>The system's address book: every host, client and test takes its queue names from here.</summary>
+public static class Queues
+{
+    /// <summary>The coordinator's transfer saga: half messages, commits, check-back answers, credits confirmed, repairs.</summary>
+    public const string Coordinator = "transfers";
+
+    /// <summary>The durable scheduler, hosted by the coordinator: every bus schedules its redeliveries through it.</summary>
+    public const string Scheduler = "scheduler";
+
+    /// <summary>One ledger service, "ledger-{id}": its accounts, and its part in a transfer as producer or consumer.</summary>
+    public static string Ledger(string ledgerId) => "ledger-" + ledgerId.ToLowerInvariant();
+
+    /// <summary>Where MassTransit moves what a queue's consumers could not handle.</summary>
+    public static string Error(string queue) => queue + "_error";
+
+    public static Uri CoordinatorAddress { get; } = Address(Coordinator);
+
+    public static Uri SchedulerAddress { get; } = Address(Scheduler);
+
+    public static Uri LedgerAddress(string ledgerId) => Address(Ledger(ledgerId));
+
+    private static Uri Address(string queue) => new($"queue:{queue}");
+}
