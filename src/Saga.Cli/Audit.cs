@@ -1,4 +1,5 @@
 using Npgsql;
+using Saga.Contracts;
 
 namespace Saga.Cli;
 
@@ -25,12 +26,10 @@ public static class LedgerTables
 public sealed record AuditedTransfer(
     Guid Id, string? State, decimal Amount, bool Debited, bool Credited, bool Refunded, bool Voided, DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt)
 {
-    public static readonly string[] FinalStates = ["Completed", "RolledBack", "Refunded", "Resolved"];
-
-    public bool IsFinal => State is not null && FinalStates.Contains(State);
+    public bool IsFinal => TransferStates.IsFinal(State);
 
     /// <summary>Closed by an operator after A's debit committed: the debit is written off, by hand, outside the ledgers.</summary>
-    public bool WrittenOff => State == "Resolved" && Debited;
+    public bool WrittenOff => State == TransferStates.Resolved && Debited;
 
     /// <summary>Why the money at the ledgers does not fit the final state, or null when it does.</summary>
     public string? Violation
@@ -39,10 +38,10 @@ public sealed record AuditedTransfer(
         {
             (bool? Debit, bool Credit, bool Refund, string Says)? expected = State switch
             {
-                "Completed" => (true, true, false, "debit + credit, no refund"),
-                "Refunded" => (true, false, true, "debit + refund, no credit"),
-                "RolledBack" => (false, false, false, "no debit, no credit, no refund"),
-                "Resolved" => (null, false, false, "no credit, no refund"),
+                TransferStates.Completed => (true, true, false, "debit + credit, no refund"),
+                TransferStates.Refunded => (true, false, true, "debit + refund, no credit"),
+                TransferStates.RolledBack => (false, false, false, "no debit, no credit, no refund"),
+                TransferStates.Resolved => (null, false, false, "no credit, no refund"),
                 _ => null,
             };
             var found = $"debit {YesNo(Debited)}, B credit {YesNo(Credited)}, A refund {YesNo(Refunded)}{(Voided ? ", B void" : "")}";
@@ -57,8 +56,8 @@ public sealed record AuditedTransfer(
             var what = (Debited, Credited, Refunded) switch
             {
                 (true, true, true) => $"money created: B credited {Amount:0.00} and A refunded it",
-                (_, true, _) when State == "Resolved" => $"money created: B credited {Amount:0.00} after the operator wrote the debit off",
-                (true, false, true) when State == "Resolved" => $"A refunded {Amount:0.00} that the operator wrote off as lost",
+                (_, true, _) when State == TransferStates.Resolved => $"money created: B credited {Amount:0.00} after the operator wrote the debit off",
+                (true, false, true) when State == TransferStates.Resolved => $"A refunded {Amount:0.00} that the operator wrote off as lost",
                 (false, true, _) => "a credit without a debit",
                 _ => "the ledgers disagree with the state",
             };

@@ -285,7 +285,7 @@ public static class Chaos
         string Outcomes(IEnumerable<Guid> ids) => string.Join(", ", ids
             .GroupBy(id => byId.TryGetValue(id, out var a) ? a.State ?? "unknown" : "unknown")
             .OrderByDescending(g => g.Count())
-            .Select(g => g.Key == "Completed" ? $"Completed because B had credited {g.Count()}" : $"{g.Key} {g.Count()}"));
+            .Select(g => g.Key == TransferStates.Completed ? $"Completed because B had credited {g.Count()}" : $"{g.Key} {g.Count()}"));
         foreach (var kind in new[] { "refund", "resolve" })
         {
             var made = repairs.Where(r => r.Kind == kind && r.Accepted).ToList();

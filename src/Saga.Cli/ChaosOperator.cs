@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
+using Saga.Contracts;
 
 namespace Saga.Cli;
 
@@ -67,7 +68,7 @@ public sealed class ChaosOperator(ApiClients apis, int seed)
         string? after = null;
         do
         {
-            var (items, next) = await apis[Interlocked.Increment(ref _next)].List("NeedsAttention", after, 200, stop);
+            var (items, next) = await apis[Interlocked.Increment(ref _next)].List(TransferStates.NeedsAttention, after, 200, stop);
             found.AddRange(items.Where(t => t.From.AccountId.StartsWith(run + "-", StringComparison.Ordinal)));
             after = items.Count > 0 && items[^1].UpdatedAt >= since ? next : null;
         }

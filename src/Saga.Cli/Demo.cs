@@ -42,11 +42,11 @@ public static class Demo
 
         Story[] stories =
         [
-            new("completes", alice, bob, 100m, ["Completed"]),
-            new("insufficient funds", alice, bob, 5000m, ["RolledBack"]),
-            new("A crashes, check-back", crashy, bob, 100m, ["Completed"]),
-            new("B fails twice, retry", alice, flaky, 100m, ["Completed"]),
-            new("B fails for good, refund", alice, closed, 100m, ["Refunded"]),
+            new("completes", alice, bob, 100m, [TransferStates.Completed]),
+            new("insufficient funds", alice, bob, 5000m, [TransferStates.RolledBack]),
+            new("A crashes, check-back", crashy, bob, 100m, [TransferStates.Completed]),
+            new("B fails twice, retry", alice, flaky, 100m, [TransferStates.Completed]),
+            new("B fails for good, refund", alice, closed, 100m, [TransferStates.Refunded]),
         ];
         foreach (var story in stories)
         {
@@ -65,7 +65,7 @@ public static class Demo
                 {
                     story.States.Add(transfer.State);
                     AnsiConsole.MarkupLineInterpolated($"  [blue]{story.Path}[/]: [bold]{transfer.State}[/]{(transfer.Reason is null ? "" : $" ({transfer.Reason})")}");
-                    if (transfer.State == "NeedsAttention")
+                    if (transfer.State == TransferStates.NeedsAttention)
                     {
                         AnsiConsole.MarkupLineInterpolated($"  the failed credit is in RabbitMQ's error queue: {Queues.Error(Queues.Ledger("B"))} holds {await ErrorQueueDepth(system)} message(s)");
                         AnsiConsole.MarkupLine("  [yellow]an operator refunds it[/] (POST /transfers/{id}/refund)");

@@ -70,10 +70,10 @@ public sealed class CheckBackScan(IDocumentStore store, IBus bus, TimeProvider c
         {
             // Keyset paging on the due time; ties at a page edge are read again and skipped.
             var page = await session.Query<TransferState>()
-                .Where(x => x.NextCheckBackAt >= from && x.NextCheckBackAt <= now)
-                .OrderBy(x => x.NextCheckBackAt)
+                .Where(x => x.ScanDueAt >= from && x.ScanDueAt <= now)
+                .OrderBy(x => x.ScanDueAt)
                 .Take(batchSize)
-                .Select(x => new DueTransfer(x.CorrelationId, x.Version, x.CheckBacks, x.NextCheckBackAt))
+                .Select(x => new DueTransfer(x.CorrelationId, x.Version, x.CheckBacks, x.ScanDueAt))
                 .ToListAsync(cancellationToken).ConfigureAwait(false);
 
             // Paging follows what was read, not what was sent: a page of leased transfers may have newly due ones behind it.
@@ -97,7 +97,7 @@ public sealed class CheckBackScan(IDocumentStore store, IBus bus, TimeProvider c
             {
                 break;
             }
-            from = page[^1].NextCheckBackAt!.Value;
+            from = page[^1].ScanDueAt!.Value;
         }
         return sent;
     }
@@ -147,7 +147,7 @@ public sealed class CheckBackScan(IDocumentStore store, IBus bus, TimeProvider c
         }
     }
 
-    private sealed record DueTransfer(Guid CorrelationId, long Version, int CheckBacks, DateTimeOffset? NextCheckBackAt);
+    private sealed record DueTransfer(Guid CorrelationId, long Version, int CheckBacks, DateTimeOffset? ScanDueAt);
 
     private sealed record Lease(DueTransfer Transfer, DateTimeOffset Until);
 }

@@ -175,7 +175,7 @@ public sealed class TransferCommits(IDocumentStore store, TransferMetrics metric
     private void Succeeded(PendingCommit commit)
     {
         commit.State.Version = commit.View.Version;
-        if (commit.View.CurrentState is TransferStates.Prepared or TransferStates.Committed or TransferStates.Voiding or TransferStates.Refunding
+        if (TransferStates.IsInFlight(commit.View.CurrentState)
             && (_inFlight.Count < MaxInFlight || _inFlight.ContainsKey(commit.TransferId)))
         {
             _inFlight[commit.TransferId] = new HeldCopy(commit.View, clock.GetTimestamp());

@@ -42,6 +42,6 @@ public static class TransferEventStore
         view.Duplicate(x => x.CurrentState);
         view.Duplicate(x => x.UpdatedAt);
         // The check-back scan's query: partial, so finished transfers cost the index nothing.
-        view.Duplicate(x => x.NextCheckBackAt!, configure: index => index.Predicate = "next_check_back_at is not null");
+        view.Duplicate(x => x.ScanDueAt!, configure: index => index.Predicate = "scan_due_at is not null");
     }
 }

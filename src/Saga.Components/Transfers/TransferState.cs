@@ -52,10 +52,10 @@ public sealed class TransferState : SagaStateMachineInstance
     public int CheckBackLimit { get; set; }
 
     /// <summary>
-    /// When the scan should next act: ask the producer (Prepared), or send an unconfirmed credit, void
-    /// or refund again (Committed, Voiding, Refunding); null when the transfer waits on nothing.
+    /// When the check-back scan next acts on this transfer: ask the producer (Prepared), or send an
+    /// unconfirmed credit, void or refund again (Committed, Voiding, Refunding); null when it waits on nothing.
     /// </summary>
-    public DateTimeOffset? NextCheckBackAt { get; set; }
+    public DateTimeOffset? ScanDueAt { get; set; }
 
     public string? Reason { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
@@ -83,22 +83,22 @@ public sealed class TransferState : SagaStateMachineInstance
             case HalfMessageStored h:
                 (FromLedger, FromAccount, ToLedger, ToAccount) = (h.FromLedger, h.FromAccount, h.ToLedger, h.ToAccount);
                 (Amount, Currency, CreatedAt) = (h.Amount, h.Currency, h.At);
-                (NextCheckBackAt, CheckBackLimit) = (h.CheckBackDueAt, h.CheckBackLimit);
+                (ScanDueAt, CheckBackLimit) = (h.CheckBackDueAt, h.CheckBackLimit);
                 Become(TransferStates.Prepared, h.At);
                 break;
             case TransferCommitted c:
                 DebitCommitted = true;
-                NextCheckBackAt = null;
+                ScanDueAt = null;
                 Become(TransferStates.Committed, c.At);
                 break;
             case TransferRolledBack r:
-                NextCheckBackAt = null;
+                ScanDueAt = null;
                 Reason = r.Reason;
                 Become(TransferStates.RolledBack, r.At);
                 break;
             case CheckBackSent s:
                 CheckBacks = s.Attempt;
-                NextCheckBackAt = s.NextDueAt;
+                ScanDueAt = s.NextDueAt;
                 UpdatedAt = s.At;
                 break;
             case CheckBackAnswered a:
@@ -106,7 +106,7 @@ public sealed class TransferState : SagaStateMachineInstance
                 break;
             case CreditRequested c:
                 CreditSends++;
-                NextCheckBackAt = c.ResendAt;
+                ScanDueAt = c.ResendAt;
                 UpdatedAt = c.At;
                 if (c.Purpose == nameof(CreditPurpose.Refund))
                 {
@@ -115,18 +115,18 @@ public sealed class TransferState : SagaStateMachineInstance
                 break;
             case CreditConfirmed c:
                 Reason = null;
-                NextCheckBackAt = null;
+                ScanDueAt = null;
                 var refund = c.Purpose == nameof(CreditPurpose.Refund);
                 (RefundApplied, CreditApplied) = (RefundApplied || refund, CreditApplied || !refund);
                 Become(refund ? TransferStates.Refunded : TransferStates.Completed, c.At);
                 break;
             case CreditFailed f:
                 Reason = f.Reason;
-                NextCheckBackAt = null;
+                ScanDueAt = null;
                 UpdatedAt = f.At;
                 break;
             case TransferNeedsAttention n:
-                NextCheckBackAt = null;
+                ScanDueAt = null;
                 Reason = n.Reason;
                 Become(TransferStates.NeedsAttention, n.At);
                 break;
@@ -135,7 +135,7 @@ public sealed class TransferState : SagaStateMachineInstance
                 Become(TransferStates.Committed, r.At);
                 break;
             case RecheckRequested r:
-                (NextCheckBackAt, CheckBackLimit) = (r.CheckBackDueAt, r.CheckBackLimit);
+                (ScanDueAt, CheckBackLimit) = (r.CheckBackDueAt, r.CheckBackLimit);
                 Become(TransferStates.Prepared, r.At);
                 break;
             case RefundRequested r:
@@ -150,13 +150,13 @@ public sealed class TransferState : SagaStateMachineInstance
                 break;
             case VoidRequested v:
                 CreditSends++;
-                NextCheckBackAt = v.ResendAt;
+                ScanDueAt = v.ResendAt;
                 UpdatedAt = v.At;
                 break;
             case CreditVoidConfirmed v:
                 CreditVoided = true;
                 CreditSends = 0;
-                NextCheckBackAt = null;
+                ScanDueAt = null;
                 UpdatedAt = v.At;
                 break;
             case CreditCopyRefused:

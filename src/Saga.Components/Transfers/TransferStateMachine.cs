@@ -283,7 +283,7 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
                             .Respond(c => new RepairAccepted(c.Saga.CorrelationId, c.Saga.CurrentState)))));
 
         // Repairs apply only to a transfer that needs attention.
-        During([Prepared, Committed, Completed, RolledBack, Voiding, Refunding, Refunded, Resolved],
+        During(AllBut(NeedsAttention),
             When(RetryCreditAsked).Respond(c => NotRepairable(c.Saga)),
             When(RecheckAsked).Respond(c => NotRepairable(c.Saga)),
             When(RefundAsked).Respond(c => NotRepairable(c.Saga)),
@@ -364,6 +364,8 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
 
     private DateTimeOffset Now => _clock.GetUtcNow();
 
+    private IEnumerable<State> AllBut(State except) => TransferStates.All.Where(s => s != except.Name).Select(s => GetState(s));
+
     private Uri SourceLedger(TransferState s) => Queues.LedgerAddress(s.FromLedger);
     private Uri DestinationLedger(TransferState s) => Queues.LedgerAddress(s.ToLedger);
 
@@ -380,7 +382,7 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
 
     private DateTimeOffset ResendAt(TransferState s) => Now + _options.CreditResendInterval(s.CreditSends + 1);
 
-    private bool Due(TransferState s) => s.NextCheckBackAt is { } due && due <= Now;
+    private bool Due(TransferState s) => s.ScanDueAt is { } due && due <= Now;
 
     private void RequestVoid<T>(BehaviorContext<TransferState, T> c) where T : class =>
         c.Saga.Record(new VoidRequested(c.Saga.ToLedger, c.Saga.ToAccount, Now, ResendAt(c.Saga)));

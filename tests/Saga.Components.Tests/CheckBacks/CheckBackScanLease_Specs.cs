@@ -76,8 +76,8 @@ public sealed class CheckBackScanLease_Specs : IAsyncLifetime
         _sent.Take();
 
         var next = _clock.GetUtcNow() + TimeSpan.FromSeconds(12);
-        await Update(checkedBack, t => (t.CheckBacks, t.NextCheckBackAt) = (1, next)); // check-back 1 sent, the next due
-        await Update(resent, t => t.NextCheckBackAt = next); // a credit sent again: same attempt, a later due time
+        await Update(checkedBack, t => (t.CheckBacks, t.ScanDueAt) = (1, next)); // check-back 1 sent, the next due
+        await Update(resent, t => t.ScanDueAt = next); // a credit sent again: same attempt, a later due time
 
         Assert.Equal(0, await ScanAfter(TimeSpan.FromSeconds(11)));
         Assert.Equal(2, await ScanAfter(TimeSpan.FromSeconds(1)));
@@ -121,7 +121,7 @@ public sealed class CheckBackScanLease_Specs : IAsyncLifetime
 
         foreach (var id in ids)
         {
-            await Update(id, t => t.NextCheckBackAt = null); // answered or completed: nothing more to scan for
+            await Update(id, t => t.ScanDueAt = null); // answered or completed: nothing more to scan for
         }
         Assert.Equal(0, await ScanAfter(Lease));
         Assert.Equal(0, Scan.Leases);
@@ -135,7 +135,7 @@ public sealed class CheckBackScanLease_Specs : IAsyncLifetime
         await using var session = _schema.Store.LightweightSession();
         for (var i = 0; i < count; i++)
         {
-            session.Store(new TransferState { CorrelationId = ids[i], CurrentState = TransferStates.Prepared, NextCheckBackAt = first + TimeSpan.FromMilliseconds(i) });
+            session.Store(new TransferState { CorrelationId = ids[i], CurrentState = TransferStates.Prepared, ScanDueAt = first + TimeSpan.FromMilliseconds(i) });
         }
         await session.SaveChangesAsync();
         return ids;

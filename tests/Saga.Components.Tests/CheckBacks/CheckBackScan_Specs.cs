@@ -37,7 +37,7 @@ public sealed class CheckBackScan_Specs : IAsyncLifetime
         await s.InState(id, s.Machine.Completed);
 
         Assert.Equal(0, await s.CheckBackDueScan(TimeSpan.FromDays(1)));
-        Assert.Null((await s.Load(id))!.NextCheckBackAt);
+        Assert.Null((await s.Load(id))!.ScanDueAt);
         Assert.Empty(s.ChecksSent(id));
     }
 
@@ -131,8 +131,8 @@ public sealed class CheckBackScan_Specs : IAsyncLifetime
 
         await using var session = s.Store.QuerySession();
         var command = session.Query<TransferState>()
-            .Where(x => x.NextCheckBackAt >= DateTimeOffset.MinValue && x.NextCheckBackAt <= now)
-            .OrderBy(x => x.NextCheckBackAt).Take(500).ToCommand();
+            .Where(x => x.ScanDueAt >= DateTimeOffset.MinValue && x.ScanDueAt <= now)
+            .OrderBy(x => x.ScanDueAt).Take(500).ToCommand();
         await using var connection = new Npgsql.NpgsqlConnection(Servers.PostgresConnectionString);
         await connection.OpenAsync();
         // A small table would be read whole; forbidding that shows whether the index can serve filter and order.
@@ -145,7 +145,7 @@ public sealed class CheckBackScan_Specs : IAsyncLifetime
             while (await reader.ReadAsync()) { plan.Add(reader.GetString(0)); }
         }
 
-        Assert.Contains(plan, line => line.Contains("next_check_back_at", StringComparison.Ordinal) && line.Contains("Index", StringComparison.Ordinal));
+        Assert.Contains(plan, line => line.Contains("scan_due_at", StringComparison.Ordinal) && line.Contains("Index", StringComparison.Ordinal));
         Assert.DoesNotContain(plan, line => line.Contains("Sort", StringComparison.Ordinal));
     }
 }

@@ -39,7 +39,7 @@ public sealed class TransferStateMachine_Specs(PostgresSchema schema) : IClassFi
         Assert.Equal(new CreditAccount(id, Bob, 100m, "EUR"), credit);
         Assert.Equal(["HalfMessageStored", "TransferCommitted", "CreditRequested", "CreditConfirmed"], await s.StreamTypes(id));
         Assert.DoesNotContain(s.AllSent, m => m is MassTransit.Scheduling.ScheduleMessage); // no timer for a prompt commit
-        Assert.Null((await s.Load(id))!.NextCheckBackAt);
+        Assert.Null((await s.Load(id))!.ScanDueAt);
     }
 
     [Fact]
@@ -133,7 +133,7 @@ public sealed class TransferStateMachine_Specs(PostgresSchema schema) : IClassFi
         await s.InState(id, s.Machine.NeedsAttention);
         Assert.Equal(3, s.ChecksSent(id).Count);
         Assert.Contains("after 3 check-backs", (await s.Load(id))!.Reason);
-        Assert.Null((await s.Load(id))!.NextCheckBackAt); // nothing more is asked
+        Assert.Null((await s.Load(id))!.ScanDueAt); // nothing more is asked
 
         var answer = await s.Harness.GetRequestClient<RecheckTransfer>()
             .GetResponse<RepairAccepted, RepairRejected>(new RecheckTransfer(id, "ops@example", "ledger A is back"));
