@@ -149,19 +149,12 @@ public sealed class TransferCommits(IDocumentStore store, TransferMetrics metric
         }
         catch (Exception e) when (batch.Count > 1 && IsConflict(e))
         {
-            // One stale commit fails the transaction: the others are written on their own.
-            foreach (var commit in batch)
-            {
-                try
-                {
-                    await Write(store, [commit]).ConfigureAwait(false);
-                    Succeeded(commit);
-                }
-                catch (Exception single)
-                {
-                    Failed(commit, single);
-                }
-            }
+            // One stale commit fails the transaction. Halving until it stands alone costs about two
+            // transactions per level (16 for one in 256), where writing each on its own cost 256: with
+            // several coordinators, stale copies are common enough that this decided the CPU per transfer.
+            var half = batch.Count / 2;
+            await WriteRound(batch.Take(half).ToList()).ConfigureAwait(false);
+            await WriteRound(batch.Skip(half).ToList()).ConfigureAwait(false);
         }
         catch (Exception e)
         {
