@@ -1,44 +1,12 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using HdrHistogram;
 using Npgsql;
 using Spectre.Console;
 
 namespace Saga.Cli;
-
-public sealed record BenchOptions(int Transfers, int Concurrency, int Accounts, double Hot, bool Ceilings, bool Json, int Warmup = 0, double Rate = 0)
-{
-    public static BenchOptions Parse(string[] args)
-    {
-        string? Value(string name) => Array.IndexOf(args, name) is >= 0 and var i && i + 1 < args.Length ? args[i + 1] : null;
-        return new BenchOptions(
-            int.Parse(Value("--transfers") ?? "20000", CultureInfo.InvariantCulture),
-            int.Parse(Value("--concurrency") ?? "64", CultureInfo.InvariantCulture),
-            int.Parse(Value("--accounts") ?? "1000", CultureInfo.InvariantCulture),
-            double.Parse(Value("--hot") ?? "0", CultureInfo.InvariantCulture),
-            args.Contains("--ceilings"),
-            args.Contains("--json"),
-            int.Parse(Value("--warmup") ?? "5000", CultureInfo.InvariantCulture),
-            double.Parse(Value("--rate") ?? "0", CultureInfo.InvariantCulture));
-    }
-}
-
-public sealed record BenchResult(
-    string Run, int Transfers, int Refused, int Concurrency, int Completed, int NotFinal, double Tps, double P50Ms, double P95Ms, double P99Ms, double MaxMs,
-    double MsgsPerTransfer, double CommitsPerTransfer, double WalFlushesPerTransfer, Dictionary<string, double> CpuSecondsPer1000,
-    bool Conserved, long Duplicates, long CreditsWithoutDebit, Dictionary<string, int> FinalStates, Dictionary<string, double>? Ceilings,
-    [property: JsonIgnore] IReadOnlyCollection<Guid>? Accepted = null)
-{
-    /// <summary>Every invariant the reconciliation checks.</summary>
-    public bool Holds => Conserved && Duplicates == 0 && CreditsWithoutDebit == 0 && NotFinal == 0;
-
-    public string Line => string.Create(CultureInfo.InvariantCulture,
-        $"transfers={Transfers} concurrency={Concurrency} tps={Tps:0} p50_ms={P50Ms:0.0} p95_ms={P95Ms:0.0} p99_ms={P99Ms:0.0} msgs_per_transfer={MsgsPerTransfer:0.00} commits_per_transfer={CommitsPerTransfer:0.00} conserved={(Conserved ? "true" : "false")} duplicates={Duplicates}");
-}
 
 /// <summary>
 /// What a chaos run does beside the load, each given the run's name: its faults (the load lasts until
