@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
 using HdrHistogram;
 using Npgsql;
 using Spectre.Console;
@@ -40,17 +39,11 @@ public static class Bench
     {
         var run = "bench-" + Guid.NewGuid().ToString("N")[..6];
         using var apis = new ApiClients(system.Apis.Select(a => a.BaseAddress), run, Math.Max(64, options.Concurrency));
-        var api = apis[0];
         await using var db = system.OpenDatabase();
         var settled = beside is null ? FinalStates : FinalStates.Where(s => s != "NeedsAttention").ToArray();
 
         Progress(options, $"opening {options.Accounts} accounts in each ledger");
-        await Parallel.ForEachAsync(Enumerable.Range(0, options.Accounts), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken },
-            async (i, ct) =>
-            {
-                await api.OpenAccount("A", $"{run}-{i}", 1_000_000m, ct);
-                await api.OpenAccount("B", $"{run}-{i}", 0m, ct);
-            });
+        await LoadDriver.OpenAccounts(apis[0], run, options.Accounts, cancellationToken);
 
         var ceilings = options.Ceilings ? await Ceilings.Measure(system, s => Progress(options, s), cancellationToken) : null;
         if (ceilings is not null)
@@ -67,7 +60,7 @@ public static class Bench
             var warmDone = new ConcurrentDictionary<Guid, (string State, DateTimeOffset At)>();
             using var warmWatch = new CancellationTokenSource();
             var warmObserver = Observe(db, warm, warmDone, warmWatch.Token);
-            await Submit(apis, options, options.Warmup, run, $"{run}-warm", warm, cancellationToken);
+            await LoadDriver.Submit(apis, options, options.Warmup, run, $"{run}-warm", warm, cancellationToken);
             var warmDeadline = DateTime.UtcNow.AddSeconds(60);
             while (DateTime.UtcNow < warmDeadline && warm.Keys.Any(id => !(warmDone.TryGetValue(id, out var d) && settled.Contains(d.State))))
             {
@@ -92,7 +85,7 @@ public static class Bench
         bool Final(Guid id) => completed.TryGetValue(id, out var c) && settled.Contains(c.State);
 
         // Under faults the load lasts at least until the last fault is injected, so every fault meets traffic.
-        var attempted = await Submit(apis, options, options.Transfers, run, run, submitted, cancellationToken, until: beside is null ? null : faultTask);
+        var attempted = await LoadDriver.Submit(apis, options, options.Transfers, run, run, submitted, cancellationToken, until: beside is null ? null : faultTask);
         Progress(options, "waiting until every transfer is final");
         var deadline = DateTime.UtcNow.AddSeconds(beside is null ? 60 : 120);
         var waitedFrom = Stopwatch.GetTimestamp();
@@ -145,67 +138,6 @@ public static class Bench
             conserved, duplicates, withoutDebit,
             completed.Where(c => submitted.ContainsKey(c.Key)).GroupBy(c => c.Value.State).ToDictionary(g => g.Key, g => g.Count()),
             ceilings, submitted.Keys.ToList());
-    }
-
-    /// <summary>Submits <paramref name="count"/> transfers between the accounts of <paramref name="run"/> from the bench's concurrent clients, each waiting for its answer before the next.</summary>
-    private static async Task<int> Submit(ApiClients apis, BenchOptions options, int count, string run, string keyPrefix,
-        ConcurrentDictionary<Guid, long> submitted, CancellationToken cancellationToken, Task? until = null)
-    {
-        var next = -1;
-        var attempted = 0;
-        var start = Stopwatch.GetTimestamp();
-        var startedAt = DateTimeOffset.UtcNow;
-        await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(async _ =>
-        {
-            var random = new Random();
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < count || until is { IsCompleted: false })
-            {
-                Interlocked.Increment(ref attempted);
-                // With --rate, transfer i is due at i/rate seconds: a fixed offered load, whatever the answers' pace.
-                if (options.Rate > 0 && TimeSpan.FromSeconds(i / options.Rate) - Stopwatch.GetElapsedTime(start) is { Ticks: > 0 } wait)
-                {
-                    await Task.Delay(wait, cancellationToken);
-                }
-                var from = random.NextDouble() < options.Hot ? 0 : random.Next(options.Accounts);
-                var to = random.Next(options.Accounts);
-                // At a fixed rate, latency counts from when the transfer was due, so time spent waiting for a free client counts too.
-                var at = options.Rate > 0 ? startedAt + TimeSpan.FromSeconds(i / options.Rate) : DateTimeOffset.UtcNow;
-                var id = await SubmitWithRetries(apis, i, $"{keyPrefix}-{i}", $"{run}-{from}", $"{run}-{to}", cancellationToken);
-                if (id is { } accepted)
-                {
-                    submitted.TryAdd(accepted, at.UtcTicks);
-                }
-            }
-        }));
-        return attempted;
-    }
-
-    /// <summary>A client's retries: the same Idempotency-Key until an Api accepts or refuses for good, each attempt at the next Api.</summary>
-    private static async Task<Guid?> SubmitWithRetries(ApiClients apis, int i, string key, string from, string to, CancellationToken cancellationToken)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(120);
-        for (var attempt = 0; DateTime.UtcNow < deadline; attempt++)
-        {
-            try
-            {
-                var result = await apis[i + attempt].Submit(key, "A", from, "B", to, 1.00m, cancellationToken);
-                if (result.Id is { } id)
-                {
-                    return id;
-                }
-                if (result.Status is not (HttpStatusCode.ServiceUnavailable or HttpStatusCode.TooManyRequests or HttpStatusCode.InternalServerError))
-                {
-                    return null;
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                // the Api restarting: send the same request again
-            }
-            await Task.Delay(250, cancellationToken);
-        }
-        return null;
     }
 
     /// <summary>The final states of <paramref name="ids"/> in the coordinator's view, kept as the watch keeps them.</summary>
