@@ -20,8 +20,6 @@ public sealed record Beside(Func<string, CancellationToken, Task> Faults, Func<s
 /// </summary>
 public static class Bench
 {
-    private static readonly string[] FinalStates = ["Completed", "RolledBack", "NeedsAttention", "Refunded", "Resolved"];
-
     public static async Task<int> Run(BenchOptions options, CancellationToken cancellationToken)
     {
         await using var system = LocalSystem.Create();
@@ -40,7 +38,7 @@ public static class Bench
         var run = "bench-" + Guid.NewGuid().ToString("N")[..6];
         using var apis = new ApiClients(system.Apis.Select(a => a.BaseAddress), run, Math.Max(64, options.Concurrency));
         await using var db = system.OpenDatabase();
-        var settled = beside is null ? FinalStates : FinalStates.Where(s => s != "NeedsAttention").ToArray();
+        var needsAttentionIsFinal = beside is null;
 
         Progress(options, $"opening {options.Accounts} accounts in each ledger");
         await LoadDriver.OpenAccounts(apis[0], run, options.Accounts, cancellationToken);
@@ -57,17 +55,10 @@ public static class Bench
             // a cold run reads well under the steady rate. The warm-up is submitted and finished, not measured.
             Progress(options, $"warming up: {options.Warmup} transfers at concurrency {options.Concurrency}");
             var warm = new ConcurrentDictionary<Guid, long>();
-            var warmDone = new ConcurrentDictionary<Guid, (string State, DateTimeOffset At)>();
-            using var warmWatch = new CancellationTokenSource();
-            var warmObserver = Observe(db, warm, warmDone, warmWatch.Token);
+            using var warmWatch = TransferWatch.Start(db, needsAttentionIsFinal);
             await LoadDriver.Submit(apis, options, options.Warmup, run, $"{run}-warm", warm, cancellationToken);
-            var warmDeadline = DateTime.UtcNow.AddSeconds(60);
-            while (DateTime.UtcNow < warmDeadline && warm.Keys.Any(id => !(warmDone.TryGetValue(id, out var d) && settled.Contains(d.State))))
-            {
-                await Task.Delay(100, cancellationToken);
-            }
-            await warmWatch.CancelAsync();
-            await warmObserver;
+            await warmWatch.UntilFinal(warm.Keys, TimeSpan.FromSeconds(60), askById: false, cancellationToken);
+            await warmWatch.Stop();
             await Task.Delay(5500, cancellationToken); // RabbitMQ's statistics count the warm-up's last messages
         }
 
@@ -75,40 +66,25 @@ public static class Bench
         var counters = await Counters.Read(system, db, cancellationToken);
         var submitted = new ConcurrentDictionary<Guid, long>();
         var histogram = new LongHistogram(TimeStamp.Minutes(10), 3);
-        var completed = new ConcurrentDictionary<Guid, (string State, DateTimeOffset At)>();
-        using var watch = new CancellationTokenSource();
-        var observer = Observe(db, submitted, completed, watch.Token);
+        using var watch = TransferWatch.Start(db, needsAttentionIsFinal);
         var startedAt = DateTimeOffset.UtcNow;
         using var stopFaults = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var faultTask = beside?.Faults(run, stopFaults.Token) ?? Task.CompletedTask;
         var operatorTask = beside?.Operator(run, stopFaults.Token) ?? Task.CompletedTask;
-        bool Final(Guid id) => completed.TryGetValue(id, out var c) && settled.Contains(c.State);
 
         // Under faults the load lasts at least until the last fault is injected, so every fault meets traffic.
         var attempted = await LoadDriver.Submit(apis, options, options.Transfers, run, run, submitted, cancellationToken, until: beside is null ? null : faultTask);
         Progress(options, "waiting until every transfer is final");
-        var deadline = DateTime.UtcNow.AddSeconds(beside is null ? 60 : 120);
         var waitedFrom = Stopwatch.GetTimestamp();
-        var refreshed = waitedFrom;
-        while (DateTime.UtcNow < deadline && submitted.Keys.Any(id => !Final(id)))
-        {
-            await Task.Delay(100, cancellationToken);
-            if (Stopwatch.GetElapsedTime(refreshed) > TimeSpan.FromSeconds(2))
-            {
-                // The watch reads by time, and misses a commit that became visible later than it looks back: ask for the rest by id.
-                await Read(db, submitted.Keys.Where(id => !Final(id)).Take(10_000).ToArray(), completed, cancellationToken);
-                refreshed = Stopwatch.GetTimestamp();
-            }
-        }
-        var pending = submitted.Keys.Count(id => !Final(id));
+        await watch.UntilFinal(submitted.Keys, TimeSpan.FromSeconds(beside is null ? 60 : 120), askById: true, cancellationToken);
+        var pending = submitted.Keys.Count(id => !watch.IsFinal(id));
         Progress(options, pending == 0
             ? $"every transfer final {Stopwatch.GetElapsedTime(waitedFrom).TotalSeconds:0} s after the load"
             : $"{pending} transfer(s) not final {Stopwatch.GetElapsedTime(waitedFrom).TotalSeconds:0} s after the load");
         await stopFaults.CancelAsync();
         await faultTask;
         await operatorTask;
-        await watch.CancelAsync();
-        await observer;
+        await watch.Stop();
         if (beside is not null)
         {
             Progress(options, "waiting until the queues and the scheduler are empty");
@@ -118,7 +94,7 @@ public static class Bench
         await Task.Delay(5500, cancellationToken); // RabbitMQ's statistics are collected every 5 s
         var after = await Counters.Read(system, db, cancellationToken);
 
-        var done = completed.Where(c => submitted.ContainsKey(c.Key) && c.Value.State == "Completed").ToList();
+        var done = watch.Seen.Where(c => submitted.ContainsKey(c.Key) && c.Value.State == "Completed").ToList();
         foreach (var (id, (_, at)) in done)
         {
             histogram.RecordValue(Math.Max(0, (at.UtcTicks - submitted[id]) / TimeSpan.TicksPerMicrosecond));
@@ -128,7 +104,7 @@ public static class Bench
         var n = Math.Max(1, submitted.Count);
         var (conserved, duplicates, withoutDebit) = await Reconcile(db, run, options.Accounts, cancellationToken);
         return new BenchResult(
-            run, attempted, attempted - submitted.Count, options.Concurrency, done.Count, submitted.Keys.Count(id => !Final(id)),
+            run, attempted, attempted - submitted.Count, options.Concurrency, done.Count, submitted.Keys.Count(id => !watch.IsFinal(id)),
             done.Count / seconds,
             Ms(histogram, 50), Ms(histogram, 95), Ms(histogram, 99), histogram.TotalCount > 0 ? histogram.GetMaxValue() / 1000.0 : 0,
             after.Published >= counters.Published ? (after.Published - counters.Published) / (double)n : -1, // -1: the broker restarted, its count with it
@@ -136,72 +112,8 @@ public static class Bench
             (after.WalFlushes - counters.WalFlushes) / (double)n,
             after.Cpu.ToDictionary(c => c.Key, c => (c.Value - counters.Cpu.GetValueOrDefault(c.Key)) * 1000 / n),
             conserved, duplicates, withoutDebit,
-            completed.Where(c => submitted.ContainsKey(c.Key)).GroupBy(c => c.Value.State).ToDictionary(g => g.Key, g => g.Count()),
+            watch.Seen.Where(c => submitted.ContainsKey(c.Key)).GroupBy(c => c.Value.State).ToDictionary(g => g.Key, g => g.Count()),
             ceilings, submitted.Keys.ToList());
-    }
-
-    /// <summary>The final states of <paramref name="ids"/> in the coordinator's view, kept as the watch keeps them.</summary>
-    private static async Task Read(NpgsqlDataSource db, Guid[] ids, ConcurrentDictionary<Guid, (string State, DateTimeOffset At)> completed,
-        CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using var command = db.CreateCommand("select id, current_state, updated_at from saga.mt_doc_transfer where id = any($1) and current_state = any($2)");
-            command.Parameters.Add(new() { Value = ids });
-            command.Parameters.Add(new() { Value = FinalStates });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var seen = (reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2));
-                completed.AddOrUpdate(reader.GetGuid(0), seen, (_, before) => before.At <= seen.Item2 ? seen : before);
-            }
-            Counters.CountOwnQuery();
-        }
-        catch (NpgsqlException)
-        {
-            // PostgreSQL restarting (chaos): the next round asks again
-        }
-    }
-
-    /// <summary>Watches the coordinator's transfer view for transfers reaching a final state, keeping each one's latest.</summary>
-    private static async Task Observe(NpgsqlDataSource db, ConcurrentDictionary<Guid, long> submitted,
-        ConcurrentDictionary<Guid, (string, DateTimeOffset)> completed, CancellationToken cancellationToken)
-    {
-        var since = DateTimeOffset.UtcNow.AddMinutes(-1);
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                await using var command = db.CreateCommand(
-                    "select id, current_state, updated_at from saga.mt_doc_transfer where updated_at > $1 and current_state = any($2)");
-                command.Parameters.Add(new() { Value = since });
-                command.Parameters.Add(new() { Value = FinalStates });
-                var newest = since;
-                await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-                {
-                    while (await reader.ReadAsync(cancellationToken))
-                    {
-                        var at = reader.GetFieldValue<DateTimeOffset>(2);
-                        var seen = (reader.GetString(1), at);
-                        // A repaired transfer leaves NeedsAttention for another final state.
-                        completed.AddOrUpdate(reader.GetGuid(0), seen, (_, before) => before.Item2 <= at ? seen : before);
-                        newest = at > newest ? at : newest;
-                    }
-                }
-                // Commits land slightly out of order of their timestamps: look back a little each time.
-                since = newest.AddSeconds(-2) > since ? newest.AddSeconds(-2) : since;
-                Counters.CountOwnQuery();
-                await Task.Delay(250, cancellationToken); // latency comes from the stored timestamps, not from when it is seen
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (NpgsqlException)
-            {
-                await Task.Delay(500, CancellationToken.None); // PostgreSQL restarting (chaos)
-            }
-        }
     }
 
     /// <summary>
