@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using HdrHistogram;
 using Npgsql;
 using Spectre.Console;
 
@@ -65,7 +64,6 @@ public static class Bench
         Progress(options, $"submitting {options.Transfers} transfers at concurrency {options.Concurrency}");
         var counters = await Counters.Read(system, db, cancellationToken);
         var submitted = new ConcurrentDictionary<Guid, long>();
-        var histogram = new LongHistogram(TimeStamp.Minutes(10), 3);
         using var watch = TransferWatch.Start(db, needsAttentionIsFinal);
         var startedAt = DateTimeOffset.UtcNow;
         using var stopFaults = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -95,9 +93,10 @@ public static class Bench
         var after = await Counters.Read(system, db, cancellationToken);
 
         var done = watch.Seen.Where(c => submitted.ContainsKey(c.Key) && c.Value.State == "Completed").ToList();
+        var latencies = new Latencies();
         foreach (var (id, (_, at)) in done)
         {
-            histogram.RecordValue(Math.Max(0, (at.UtcTicks - submitted[id]) / TimeSpan.TicksPerMicrosecond));
+            latencies.Record(submitted[id], at);
         }
         var lastCompletion = done.Count > 0 ? done.Max(d => d.Value.At) : DateTimeOffset.UtcNow;
         var seconds = Math.Max(0.001, (lastCompletion - startedAt).TotalSeconds);
@@ -106,7 +105,7 @@ public static class Bench
         return new BenchResult(
             run, attempted, attempted - submitted.Count, options.Concurrency, done.Count, submitted.Keys.Count(id => !watch.IsFinal(id)),
             done.Count / seconds,
-            Ms(histogram, 50), Ms(histogram, 95), Ms(histogram, 99), histogram.TotalCount > 0 ? histogram.GetMaxValue() / 1000.0 : 0,
+            latencies.Ms(50), latencies.Ms(95), latencies.Ms(99), latencies.MaxMs,
             after.Published >= counters.Published ? (after.Published - counters.Published) / (double)n : -1, // -1: the broker restarted, its count with it
             (after.Commits - counters.Commits - (after.OwnQueries - counters.OwnQueries)) / (double)n,
             (after.WalFlushes - counters.WalFlushes) / (double)n,
@@ -143,8 +142,6 @@ public static class Bench
         var duplicates = (long)Math.Ceiling(Math.Abs(credited - recorded) / 1.00m);
         return (total == accounts * 1_000_000m, duplicates, withoutDebit);
     }
-
-    private static double Ms(LongHistogram h, double percentile) => h.TotalCount > 0 ? h.GetValueAtPercentile(percentile) / 1000.0 : 0;
 
     private static void Progress(BenchOptions options, string step)
     {
