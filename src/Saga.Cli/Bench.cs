@@ -62,7 +62,7 @@ public static class Bench
         }
 
         Progress(options, $"submitting {options.Transfers} transfers at concurrency {options.Concurrency}");
-        var counters = await Counters.Read(system, db, cancellationToken);
+        var before = await Counters.Read(system, db, cancellationToken);
         var submitted = new ConcurrentDictionary<Guid, long>();
         using var watch = TransferWatch.Start(db, needsAttentionIsFinal);
         var startedAt = DateTimeOffset.UtcNow;
@@ -100,16 +100,13 @@ public static class Bench
         }
         var lastCompletion = done.Count > 0 ? done.Max(d => d.Value.At) : DateTimeOffset.UtcNow;
         var seconds = Math.Max(0.001, (lastCompletion - startedAt).TotalSeconds);
-        var n = Math.Max(1, submitted.Count);
+        var cost = CostPerTransfer.Between(before, after, submitted.Count);
         var (conserved, duplicates, withoutDebit) = await Reconcile(db, run, options.Accounts, cancellationToken);
         return new BenchResult(
             run, attempted, attempted - submitted.Count, options.Concurrency, done.Count, submitted.Keys.Count(id => !watch.IsFinal(id)),
             done.Count / seconds,
             latencies.Ms(50), latencies.Ms(95), latencies.Ms(99), latencies.MaxMs,
-            after.Published >= counters.Published ? (after.Published - counters.Published) / (double)n : -1, // -1: the broker restarted, its count with it
-            (after.Commits - counters.Commits - (after.OwnQueries - counters.OwnQueries)) / (double)n,
-            (after.WalFlushes - counters.WalFlushes) / (double)n,
-            after.Cpu.ToDictionary(c => c.Key, c => (c.Value - counters.Cpu.GetValueOrDefault(c.Key)) * 1000 / n),
+            cost.Messages, cost.Commits, cost.WalFlushes, cost.CpuSecondsPer1000,
             conserved, duplicates, withoutDebit,
             watch.Seen.Where(c => submitted.ContainsKey(c.Key)).GroupBy(c => c.Value.State).ToDictionary(g => g.Key, g => g.Count()),
             ceilings, submitted.Keys.ToList());
