@@ -5,10 +5,6 @@ using Saga.Contracts;
 
 namespace Saga.Api.Endpoints;
 
-public sealed record OpenAccountRequest(string? AccountId, decimal? OpeningBalance);
-
-public sealed record AccountResponse(string Ledger, string AccountId, decimal Balance);
-
 /// <summary>Accounts live in their ledger's service; the Api asks it, never its tables.</summary>
 public static class AccountEndpoints
 {
