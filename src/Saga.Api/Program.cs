@@ -1,15 +1,9 @@
-using System.Threading.RateLimiting;
 using Marten;
 using MassTransit;
-using Microsoft.AspNetCore.Authentication.JwtBearer;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 using Saga.Api;
 using Saga.Api.Endpoints;
 using Saga.Components.EventStore;
 using Saga.Components.Hosting;
-using Saga.Components.Security;
-using Saga.Contracts;
 
 // `dev-token --roles transfers,operator [--subject sub]` prints a development token and exits.
 if (args is ["dev-token", ..])
@@ -34,65 +28,16 @@ builder.Services.AddMarten(o =>
 // Requests to the ledgers and the coordinator.
 builder.Services.AddMassTransit(x =>
 {
-    foreach (var repair in new[] { typeof(RetryCredit), typeof(RecheckTransfer), typeof(RefundTransfer), typeof(ResolveTransfer) })
-    {
-        x.AddRequestClient(repair, Queues.CoordinatorAddress);
-    }
+    x.AddRepairRequestClients();
     x.UsingSagaRabbitMq(builder.Configuration);
 });
 
-// Bearer tokens: an OIDC authority in production, the development key locally.
-var auth = builder.Configuration.GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
-if (!builder.Environment.IsDevelopment() && auth.SigningKey == AuthOptions.DevelopmentSigningKey)
-{
-    throw new InvalidOperationException("Auth:SigningKey is the development key: configure a real key or an OIDC authority outside Development.");
-}
-builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
-{
-    o.MapInboundClaims = false;
-    o.Authority = auth.Authority;
-    o.TokenValidationParameters = new TokenValidationParameters
-    {
-        ValidIssuer = auth.Issuer,
-        ValidAudience = auth.Audience,
-        IssuerSigningKey = auth.Key,
-        RoleClaimType = "role",
-        NameClaimType = JwtRegisteredClaimNames.Sub,
-    };
-    // The caller is the sub (Http.Caller): without one a token identifies nobody, so it authenticates nobody.
-    o.Events = new JwtBearerEvents
-    {
-        OnTokenValidated = context =>
-        {
-            if (context.Principal?.FindFirst(JwtRegisteredClaimNames.Sub)?.Value is not { Length: > 0 })
-            {
-                context.Fail("The token has no sub claim.");
-            }
-            return Task.CompletedTask;
-        },
-    };
-});
-builder.Services.AddAuthorizationBuilder()
-    .AddPolicy(Roles.Transfers, p => p.RequireRole(Roles.Transfers, Roles.Operator))
-    .AddPolicy(Roles.Operator, p => p.RequireRole(Roles.Operator));
+// Bearer tokens: an OIDC authority in production, the development key locally; a policy for each role.
+builder.Services.AddApiAuthentication(builder.Configuration, builder.Environment);
 
 // Problem details for every error; a flood gets 429, per caller.
 builder.Services.AddProblemDetails();
-builder.Services.AddRateLimiter(o =>
-{
-    o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-    o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
-    {
-        var permits = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<ApiOptions>>().Value.PermitsPerSecond;
-        return RateLimitPartition.GetTokenBucketLimiter(http.User.FindFirst(JwtRegisteredClaimNames.Sub)?.Value ?? http.Connection.RemoteIpAddress?.ToString() ?? "anonymous",
-            _ => new TokenBucketRateLimiterOptions
-            {
-                TokenLimit = permits, TokensPerPeriod = permits, ReplenishmentPeriod = TimeSpan.FromSeconds(1), QueueLimit = 0, AutoReplenishment = true,
-            });
-    });
-    o.OnRejected = (context, cancellationToken) => new ValueTask(Results.Problem(statusCode: 429, title: "Too many requests",
-        detail: "Slow down and retry after a second.").ExecuteAsync(context.HttpContext));
-});
+builder.Services.AddApiRateLimiting();
 
 builder.Services.AddOpenApi();
 builder.Services.AddSagaTelemetry(builder.Configuration, "saga-api");
@@ -104,7 +49,7 @@ app.Services.GetRequiredService<ErrorQueueMetrics>();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseAuthentication();
-app.UseRateLimiter();
+app.UseRateLimiter(); // after authentication: it partitions by the caller's sub
 app.UseAuthorization();
 app.MapOpenApi();
 app.MapSagaHealth();

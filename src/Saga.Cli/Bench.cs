@@ -1,44 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Globalization;
-using System.Net;
-using System.Text.Json;
-using System.Text.Json.Serialization;
-using HdrHistogram;
-using Npgsql;
 using Spectre.Console;
 
 namespace Saga.Cli;
-
-public sealed record BenchOptions(int Transfers, int Concurrency, int Accounts, double Hot, bool Ceilings, bool Json, int Warmup = 0, double Rate = 0)
-{
-    public static BenchOptions Parse(string[] args)
-    {
-        string? Value(string name) => Array.IndexOf(args, name) is >= 0 and var i && i + 1 < args.Length ? args[i + 1] : null;
-        return new BenchOptions(
-            int.Parse(Value("--transfers") ?? "20000", CultureInfo.InvariantCulture),
-            int.Parse(Value("--concurrency") ?? "64", CultureInfo.InvariantCulture),
-            int.Parse(Value("--accounts") ?? "1000", CultureInfo.InvariantCulture),
-            double.Parse(Value("--hot") ?? "0", CultureInfo.InvariantCulture),
-            args.Contains("--ceilings"),
-            args.Contains("--json"),
-            int.Parse(Value("--warmup") ?? "5000", CultureInfo.InvariantCulture),
-            double.Parse(Value("--rate") ?? "0", CultureInfo.InvariantCulture));
-    }
-}
-
-public sealed record BenchResult(
-    string Run, int Transfers, int Refused, int Concurrency, int Completed, int NotFinal, double Tps, double P50Ms, double P95Ms, double P99Ms, double MaxMs,
-    double MsgsPerTransfer, double CommitsPerTransfer, double WalFlushesPerTransfer, Dictionary<string, double> CpuSecondsPer1000,
-    bool Conserved, long Duplicates, long CreditsWithoutDebit, Dictionary<string, int> FinalStates, Dictionary<string, double>? Ceilings,
-    [property: JsonIgnore] IReadOnlyCollection<Guid>? Accepted = null)
-{
-    /// <summary>Every invariant the reconciliation checks.</summary>
-    public bool Holds => Conserved && Duplicates == 0 && CreditsWithoutDebit == 0 && NotFinal == 0;
-
-    public string Line => string.Create(CultureInfo.InvariantCulture,
-        $"transfers={Transfers} concurrency={Concurrency} tps={Tps:0} p50_ms={P50Ms:0.0} p95_ms={P95Ms:0.0} p99_ms={P99Ms:0.0} msgs_per_transfer={MsgsPerTransfer:0.00} commits_per_transfer={CommitsPerTransfer:0.00} conserved={(Conserved ? "true" : "false")} duplicates={Duplicates}");
-}
 
 /// <summary>
 /// What a chaos run does beside the load, each given the run's name: its faults (the load lasts until
@@ -54,14 +18,12 @@ public sealed record Beside(Func<string, CancellationToken, Task> Faults, Func<s
 /// </summary>
 public static class Bench
 {
-    private static readonly string[] FinalStates = ["Completed", "RolledBack", "NeedsAttention", "Refunded", "Resolved"];
-
     public static async Task<int> Run(BenchOptions options, CancellationToken cancellationToken)
     {
         await using var system = LocalSystem.Create();
         await system.Start(step => Progress(options, step), cancellationToken);
         var result = await Measure(system, options, beside: null, cancellationToken);
-        Print(result, options);
+        BenchReport.Print(result, options);
         return result.Holds ? 0 : 1;
     }
 
@@ -73,17 +35,11 @@ public static class Bench
     {
         var run = "bench-" + Guid.NewGuid().ToString("N")[..6];
         using var apis = new ApiClients(system.Apis.Select(a => a.BaseAddress), run, Math.Max(64, options.Concurrency));
-        var api = apis[0];
         await using var db = system.OpenDatabase();
-        var settled = beside is null ? FinalStates : FinalStates.Where(s => s != "NeedsAttention").ToArray();
+        var needsAttentionIsFinal = beside is null;
 
         Progress(options, $"opening {options.Accounts} accounts in each ledger");
-        await Parallel.ForEachAsync(Enumerable.Range(0, options.Accounts), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken },
-            async (i, ct) =>
-            {
-                await api.OpenAccount("A", $"{run}-{i}", 1_000_000m, ct);
-                await api.OpenAccount("B", $"{run}-{i}", 0m, ct);
-            });
+        await LoadDriver.OpenAccounts(apis[0], run, options.Accounts, cancellationToken);
 
         var ceilings = options.Ceilings ? await Ceilings.Measure(system, s => Progress(options, s), cancellationToken) : null;
         if (ceilings is not null)
@@ -97,58 +53,35 @@ public static class Bench
             // a cold run reads well under the steady rate. The warm-up is submitted and finished, not measured.
             Progress(options, $"warming up: {options.Warmup} transfers at concurrency {options.Concurrency}");
             var warm = new ConcurrentDictionary<Guid, long>();
-            var warmDone = new ConcurrentDictionary<Guid, (string State, DateTimeOffset At)>();
-            using var warmWatch = new CancellationTokenSource();
-            var warmObserver = Observe(db, warm, warmDone, warmWatch.Token);
-            await Submit(apis, options, options.Warmup, run, $"{run}-warm", warm, cancellationToken);
-            var warmDeadline = DateTime.UtcNow.AddSeconds(60);
-            while (DateTime.UtcNow < warmDeadline && warm.Keys.Any(id => !(warmDone.TryGetValue(id, out var d) && settled.Contains(d.State))))
-            {
-                await Task.Delay(100, cancellationToken);
-            }
-            await warmWatch.CancelAsync();
-            await warmObserver;
+            using var warmWatch = TransferWatch.Start(db, needsAttentionIsFinal);
+            await LoadDriver.Submit(apis, options, options.Warmup, run, $"{run}-warm", warm, cancellationToken);
+            await warmWatch.UntilFinal(warm.Keys, TimeSpan.FromSeconds(60), askById: false, cancellationToken);
+            await warmWatch.Stop();
             await Task.Delay(5500, cancellationToken); // RabbitMQ's statistics count the warm-up's last messages
         }
 
         Progress(options, $"submitting {options.Transfers} transfers at concurrency {options.Concurrency}");
-        var counters = await Counters.Read(system, db, cancellationToken);
+        var before = await Counters.Read(system, db, cancellationToken);
         var submitted = new ConcurrentDictionary<Guid, long>();
-        var histogram = new LongHistogram(TimeStamp.Minutes(10), 3);
-        var completed = new ConcurrentDictionary<Guid, (string State, DateTimeOffset At)>();
-        using var watch = new CancellationTokenSource();
-        var observer = Observe(db, submitted, completed, watch.Token);
+        using var watch = TransferWatch.Start(db, needsAttentionIsFinal);
         var startedAt = DateTimeOffset.UtcNow;
         using var stopFaults = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var faultTask = beside?.Faults(run, stopFaults.Token) ?? Task.CompletedTask;
         var operatorTask = beside?.Operator(run, stopFaults.Token) ?? Task.CompletedTask;
-        bool Final(Guid id) => completed.TryGetValue(id, out var c) && settled.Contains(c.State);
 
         // Under faults the load lasts at least until the last fault is injected, so every fault meets traffic.
-        var attempted = await Submit(apis, options, options.Transfers, run, run, submitted, cancellationToken, until: beside is null ? null : faultTask);
+        var attempted = await LoadDriver.Submit(apis, options, options.Transfers, run, run, submitted, cancellationToken, until: beside is null ? null : faultTask);
         Progress(options, "waiting until every transfer is final");
-        var deadline = DateTime.UtcNow.AddSeconds(beside is null ? 60 : 120);
         var waitedFrom = Stopwatch.GetTimestamp();
-        var refreshed = waitedFrom;
-        while (DateTime.UtcNow < deadline && submitted.Keys.Any(id => !Final(id)))
-        {
-            await Task.Delay(100, cancellationToken);
-            if (Stopwatch.GetElapsedTime(refreshed) > TimeSpan.FromSeconds(2))
-            {
-                // The watch reads by time, and misses a commit that became visible later than it looks back: ask for the rest by id.
-                await Read(db, submitted.Keys.Where(id => !Final(id)).Take(10_000).ToArray(), completed, cancellationToken);
-                refreshed = Stopwatch.GetTimestamp();
-            }
-        }
-        var pending = submitted.Keys.Count(id => !Final(id));
+        await watch.UntilFinal(submitted.Keys, TimeSpan.FromSeconds(beside is null ? 60 : 120), askById: true, cancellationToken);
+        var pending = submitted.Keys.Count(id => !watch.IsFinal(id));
         Progress(options, pending == 0
             ? $"every transfer final {Stopwatch.GetElapsedTime(waitedFrom).TotalSeconds:0} s after the load"
             : $"{pending} transfer(s) not final {Stopwatch.GetElapsedTime(waitedFrom).TotalSeconds:0} s after the load");
         await stopFaults.CancelAsync();
         await faultTask;
         await operatorTask;
-        await watch.CancelAsync();
-        await observer;
+        await watch.Stop();
         if (beside is not null)
         {
             Progress(options, "waiting until the queues and the scheduler are empty");
@@ -158,221 +91,25 @@ public static class Bench
         await Task.Delay(5500, cancellationToken); // RabbitMQ's statistics are collected every 5 s
         var after = await Counters.Read(system, db, cancellationToken);
 
-        var done = completed.Where(c => submitted.ContainsKey(c.Key) && c.Value.State == "Completed").ToList();
+        var done = watch.Seen.Where(c => submitted.ContainsKey(c.Key) && c.Value.State == "Completed").ToList();
+        var latencies = new Latencies();
         foreach (var (id, (_, at)) in done)
         {
-            histogram.RecordValue(Math.Max(0, (at.UtcTicks - submitted[id]) / TimeSpan.TicksPerMicrosecond));
+            latencies.Record(submitted[id], at);
         }
         var lastCompletion = done.Count > 0 ? done.Max(d => d.Value.At) : DateTimeOffset.UtcNow;
         var seconds = Math.Max(0.001, (lastCompletion - startedAt).TotalSeconds);
-        var n = Math.Max(1, submitted.Count);
-        var (conserved, duplicates, withoutDebit) = await Reconcile(db, run, options.Accounts, cancellationToken);
+        var cost = CostPerTransfer.Between(before, after, submitted.Count);
+        var (conserved, duplicates, withoutDebit) = await Reconciliation.Read(db, run, options.Accounts, cancellationToken);
         return new BenchResult(
-            run, attempted, attempted - submitted.Count, options.Concurrency, done.Count, submitted.Keys.Count(id => !Final(id)),
+            run, attempted, attempted - submitted.Count, options.Concurrency, done.Count, submitted.Keys.Count(id => !watch.IsFinal(id)),
             done.Count / seconds,
-            Ms(histogram, 50), Ms(histogram, 95), Ms(histogram, 99), histogram.TotalCount > 0 ? histogram.GetMaxValue() / 1000.0 : 0,
-            after.Published >= counters.Published ? (after.Published - counters.Published) / (double)n : -1, // -1: the broker restarted, its count with it
-            (after.Commits - counters.Commits - (after.OwnQueries - counters.OwnQueries)) / (double)n,
-            (after.WalFlushes - counters.WalFlushes) / (double)n,
-            after.Cpu.ToDictionary(c => c.Key, c => (c.Value - counters.Cpu.GetValueOrDefault(c.Key)) * 1000 / n),
+            latencies.Ms(50), latencies.Ms(95), latencies.Ms(99), latencies.MaxMs,
+            cost.Messages, cost.Commits, cost.WalFlushes, cost.CpuSecondsPer1000,
             conserved, duplicates, withoutDebit,
-            completed.Where(c => submitted.ContainsKey(c.Key)).GroupBy(c => c.Value.State).ToDictionary(g => g.Key, g => g.Count()),
+            watch.Seen.Where(c => submitted.ContainsKey(c.Key)).GroupBy(c => c.Value.State).ToDictionary(g => g.Key, g => g.Count()),
             ceilings, submitted.Keys.ToList());
     }
-
-    /// <summary>Submits <paramref name="count"/> transfers between the accounts of <paramref name="run"/> from the bench's concurrent clients, each waiting for its answer before the next.</summary>
-    private static async Task<int> Submit(ApiClients apis, BenchOptions options, int count, string run, string keyPrefix,
-        ConcurrentDictionary<Guid, long> submitted, CancellationToken cancellationToken, Task? until = null)
-    {
-        var next = -1;
-        var attempted = 0;
-        var start = Stopwatch.GetTimestamp();
-        var startedAt = DateTimeOffset.UtcNow;
-        await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(async _ =>
-        {
-            var random = new Random();
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < count || until is { IsCompleted: false })
-            {
-                Interlocked.Increment(ref attempted);
-                // With --rate, transfer i is due at i/rate seconds: a fixed offered load, whatever the answers' pace.
-                if (options.Rate > 0 && TimeSpan.FromSeconds(i / options.Rate) - Stopwatch.GetElapsedTime(start) is { Ticks: > 0 } wait)
-                {
-                    await Task.Delay(wait, cancellationToken);
-                }
-                var from = random.NextDouble() < options.Hot ? 0 : random.Next(options.Accounts);
-                var to = random.Next(options.Accounts);
-                // At a fixed rate, latency counts from when the transfer was due, so time spent waiting for a free client counts too.
-                var at = options.Rate > 0 ? startedAt + TimeSpan.FromSeconds(i / options.Rate) : DateTimeOffset.UtcNow;
-                var id = await SubmitWithRetries(apis, i, $"{keyPrefix}-{i}", $"{run}-{from}", $"{run}-{to}", cancellationToken);
-                if (id is { } accepted)
-                {
-                    submitted.TryAdd(accepted, at.UtcTicks);
-                }
-            }
-        }));
-        return attempted;
-    }
-
-    /// <summary>A client's retries: the same Idempotency-Key until an Api accepts or refuses for good, each attempt at the next Api.</summary>
-    private static async Task<Guid?> SubmitWithRetries(ApiClients apis, int i, string key, string from, string to, CancellationToken cancellationToken)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(120);
-        for (var attempt = 0; DateTime.UtcNow < deadline; attempt++)
-        {
-            try
-            {
-                var result = await apis[i + attempt].Submit(key, "A", from, "B", to, 1.00m, cancellationToken);
-                if (result.Id is { } id)
-                {
-                    return id;
-                }
-                if (result.Status is not (HttpStatusCode.ServiceUnavailable or HttpStatusCode.TooManyRequests or HttpStatusCode.InternalServerError))
-                {
-                    return null;
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                // the Api restarting: send the same request again
-            }
-            await Task.Delay(250, cancellationToken);
-        }
-        return null;
-    }
-
-    /// <summary>The final states of <paramref name="ids"/> in the coordinator's view, kept as the watch keeps them.</summary>
-    private static async Task Read(NpgsqlDataSource db, Guid[] ids, ConcurrentDictionary<Guid, (string State, DateTimeOffset At)> completed,
-        CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using var command = db.CreateCommand("select id, current_state, updated_at from saga.mt_doc_transfer where id = any($1) and current_state = any($2)");
-            command.Parameters.Add(new() { Value = ids });
-            command.Parameters.Add(new() { Value = FinalStates });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var seen = (reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2));
-                completed.AddOrUpdate(reader.GetGuid(0), seen, (_, before) => before.At <= seen.Item2 ? seen : before);
-            }
-            Counters.CountOwnQuery();
-        }
-        catch (NpgsqlException)
-        {
-            // PostgreSQL restarting (chaos): the next round asks again
-        }
-    }
-
-    /// <summary>Watches the coordinator's transfer view for transfers reaching a final state, keeping each one's latest.</summary>
-    private static async Task Observe(NpgsqlDataSource db, ConcurrentDictionary<Guid, long> submitted,
-        ConcurrentDictionary<Guid, (string, DateTimeOffset)> completed, CancellationToken cancellationToken)
-    {
-        var since = DateTimeOffset.UtcNow.AddMinutes(-1);
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                await using var command = db.CreateCommand(
-                    "select id, current_state, updated_at from saga.mt_doc_transfer where updated_at > $1 and current_state = any($2)");
-                command.Parameters.Add(new() { Value = since });
-                command.Parameters.Add(new() { Value = FinalStates });
-                var newest = since;
-                await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-                {
-                    while (await reader.ReadAsync(cancellationToken))
-                    {
-                        var at = reader.GetFieldValue<DateTimeOffset>(2);
-                        var seen = (reader.GetString(1), at);
-                        // A repaired transfer leaves NeedsAttention for another final state.
-                        completed.AddOrUpdate(reader.GetGuid(0), seen, (_, before) => before.Item2 <= at ? seen : before);
-                        newest = at > newest ? at : newest;
-                    }
-                }
-                // Commits land slightly out of order of their timestamps: look back a little each time.
-                since = newest.AddSeconds(-2) > since ? newest.AddSeconds(-2) : since;
-                Counters.CountOwnQuery();
-                await Task.Delay(250, cancellationToken); // latency comes from the stored timestamps, not from when it is seen
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (NpgsqlException)
-            {
-                await Task.Delay(500, CancellationToken.None); // PostgreSQL restarting (chaos)
-            }
-        }
-    }
-
-    /// <summary>
-    /// From the ledgers' own tables: money conserved across both; B's balances grown by exactly its
-    /// recorded credits (a credit applied twice shows as the difference, in transfers of 1.00); and
-    /// no credit in B for a transfer that A did not commit (a credit without a debit).
-    /// </summary>
-    public static async Task<(bool Conserved, long Duplicates, long CreditsWithoutDebit)> Reconcile(NpgsqlDataSource db, string run, int accounts,
-        CancellationToken cancellationToken)
-    {
-        var applied = await LedgerTables.Applied(db, "ledger_b", "c", cancellationToken);
-        await using var command = db.CreateCommand($"""
-            select (select coalesce(sum(balance), 0) from ledger_a.accounts where account_id like $1)
-                 + (select coalesce(sum(balance), 0) from ledger_b.accounts where account_id like $1),
-                   (select coalesce(sum(balance - opening_balance), 0) from ledger_b.accounts where account_id like $1),
-                   (select coalesce(sum(amount), 0) from ledger_b.credits c where account_id like $1 and purpose = 0 and {applied}),
-                   (select count(*) from ledger_b.credits c where c.account_id like $1 and c.purpose = 0 and {applied}
-                      and not exists (select 1 from ledger_a.local_transactions t where t.transfer_id = c.transfer_id and t.outcome = 'committed'))
-            """);
-        command.Parameters.Add(new() { Value = run + "-%" });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        var total = reader.GetDecimal(0);
-        var credited = reader.GetDecimal(1);
-        var recorded = reader.GetDecimal(2);
-        var withoutDebit = reader.GetInt64(3);
-        var duplicates = (long)Math.Ceiling(Math.Abs(credited - recorded) / 1.00m);
-        return (total == accounts * 1_000_000m, duplicates, withoutDebit);
-    }
-
-    /// <summary>The results; without the reconciliation when the caller reconciles in its own terms (chaos writes debits off).</summary>
-    public static void Print(BenchResult result, BenchOptions options, bool withReconciliation = true)
-    {
-        if (options.Json)
-        {
-            Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
-            Console.WriteLine(result.Line);
-            return;
-        }
-        var table = new Table().AddColumns("figure", "value");
-        table.AddRow("completed", $"{result.Completed} of {result.Transfers} ({result.NotFinal} not final, {result.Refused} refused by the Api)");
-        table.AddRow("final states", string.Join(", ", result.FinalStates.OrderByDescending(f => f.Value).Select(f => $"{f.Key} {f.Value}")));
-        table.AddRow("completed transfers/s", $"{result.Tps:0}");
-        table.AddRow("latency submit→Completed p50 / p95 / p99 / max", $"{result.P50Ms:0.0} / {result.P95Ms:0.0} / {result.P99Ms:0.0} / {result.MaxMs:0.0} ms");
-        table.AddRow("broker messages per transfer", result.MsgsPerTransfer >= 0 ? $"{result.MsgsPerTransfer:0.00}" : "n/a (the broker restarted)");
-        table.AddRow("PostgreSQL transactions per transfer (WAL flushes)", $"{result.CommitsPerTransfer:0.00} ({result.WalFlushesPerTransfer:0.00})");
-        foreach (var (process, cpu) in result.CpuSecondsPer1000)
-        {
-            table.AddRow($"CPU s per 1,000 transfers: {process}", $"{cpu:0.00}");
-        }
-        if (result.Ceilings is { } ceilings)
-        {
-            foreach (var (name, value) in ceilings)
-            {
-                table.AddRow($"ceiling: {name}", $"{value:0} /s (we: {result.Tps / value:P1} of it in transfers/s)");
-            }
-        }
-        if (!withReconciliation)
-        {
-            AnsiConsole.Write(table);
-            return;
-        }
-        table.AddRow("money conserved", result.Conserved ? "yes" : "NO");
-        table.AddRow("duplicate credits", result.Duplicates.ToString());
-        table.AddRow("credits without a debit", result.CreditsWithoutDebit.ToString());
-        AnsiConsole.Write(table);
-        Console.WriteLine(result.Line);
-    }
-
-    private static double Ms(LongHistogram h, double percentile) => h.TotalCount > 0 ? h.GetValueAtPercentile(percentile) / 1000.0 : 0;
 
     private static void Progress(BenchOptions options, string step)
     {

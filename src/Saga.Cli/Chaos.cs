@@ -230,7 +230,7 @@ public static class Chaos
 
         await using var db = system.OpenDatabase();
         var result = await Bench.Measure(system, options, new Beside(Faults, person.Run, ct => Settle(system, db, ct)), cancellationToken);
-        Bench.Print(result, options, withReconciliation: false);
+        BenchReport.Print(result, options, withReconciliation: false);
 
         AnsiConsole.MarkupLineInterpolated($"[bold]faults[/]: {faults.Count} injected (replay the order and timing with --seed {chaos.Seed})");
         foreach (var fault in faults)

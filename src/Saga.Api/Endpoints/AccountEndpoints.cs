@@ -5,10 +5,6 @@ using Saga.Contracts;
 
 namespace Saga.Api.Endpoints;
 
-public sealed record OpenAccountRequest(string? AccountId, decimal? OpeningBalance);
-
-public sealed record AccountResponse(string Ledger, string AccountId, decimal Balance);
-
 /// <summary>Accounts live in their ledger's service; the Api asks it, never its tables.</summary>
 public static class AccountEndpoints
 {
@@ -21,7 +17,7 @@ public static class AccountEndpoints
 
     private static async Task<IResult> Open(string ledger, HttpRequest request, IScopedClientFactory clients, IOptions<ApiOptions> options)
     {
-        if (UnknownLedger(ledger, options) is { } unknown)
+        if (AccountValidation.UnknownLedger(ledger, options) is { } unknown)
         {
             return unknown;
         }
@@ -30,22 +26,13 @@ public static class AccountEndpoints
         {
             return problem;
         }
-        var errors = new Dictionary<string, string[]>();
-        if (Http.IdError(body!.AccountId, "accountId") is { } idError)
+        if (AccountValidation.Opening(body!, options.Value) is { } invalid)
         {
-            errors["accountId"] = [idError];
-        }
-        if (body.OpeningBalance is null or < 0 || decimal.Round(body.OpeningBalance.Value, 2) != body.OpeningBalance || body.OpeningBalance > options.Value.MaxAmount)
-        {
-            errors["openingBalance"] = [$"openingBalance is required: zero or more, at most {options.Value.MaxAmount}, two decimal places at most"];
-        }
-        if (errors.Count > 0)
-        {
-            return Http.Invalid(errors);
+            return invalid;
         }
 
         var response = await clients.CreateRequestClient<OpenAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountOpened, AccountOpenRejected>(
-            new OpenAccount(ledger, body.AccountId!, body.OpeningBalance!.Value), request.HttpContext.RequestAborted);
+            new OpenAccount(ledger, body!.AccountId!, body.OpeningBalance!.Value), request.HttpContext.RequestAborted);
         if (!response.Is(out Response<AccountOpened>? created))
         {
             response.Is(out Response<AccountOpenRejected>? rejected);
@@ -58,24 +45,17 @@ public static class AccountEndpoints
 
     private static async Task<IResult> Get(string ledger, string accountId, IScopedClientFactory clients, IOptions<ApiOptions> options, CancellationToken cancellationToken)
     {
-        if (UnknownLedger(ledger, options) is { } unknown)
+        if (AccountValidation.UnknownLedger(ledger, options) is { } unknown)
         {
             return unknown;
         }
-        if (Http.IdError(accountId, "accountId") is { } idError)
+        if (AccountValidation.AccountId(accountId) is { } invalid)
         {
-            return Http.Invalid(new() { ["accountId"] = [idError] });
+            return invalid;
         }
         var response = await clients.CreateRequestClient<GetAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountBalance, AccountNotFound>(new GetAccount(ledger, accountId), cancellationToken);
         return response.Is(out Response<AccountBalance>? balance)
             ? TypedResults.Ok(new AccountResponse(ledger, accountId, balance.Message.Balance))
             : Http.Problem(404, "No such account", $"ledger {ledger} has no account '{accountId}'");
     }
-
-    /// <summary>A ledger service's queue, named as the ledger host names it.</summary>
-
-    internal static IResult? UnknownLedger(string ledger, IOptions<ApiOptions> options) =>
-        options.Value.KnownLedgers.Contains(ledger)
-            ? null
-            : Http.Problem(404, "No such ledger", $"'{(ledger.Length > Http.MaxIdLength ? ledger[..Http.MaxIdLength] : ledger)}' is not one of the ledgers: {string.Join(", ", options.Value.KnownLedgers)}");
 }

@@ -74,7 +74,7 @@ internal static class Http
     /// <summary>
     /// Who calls: the token's <c>sub</c>, unique and stable where a display name is neither. It scopes
     /// Idempotency-Keys and is recorded as the operator of a repair. A token without one is refused at
-    /// authentication (Program.cs), so an authorized request always has it.
+    /// authentication (ApiAuthentication.cs), so an authorized request always has it.
     /// </summary>
     public static string Caller(HttpContext http) =>
         http.User.FindFirst(JwtRegisteredClaimNames.Sub)?.Value is { Length: > 0 } sub

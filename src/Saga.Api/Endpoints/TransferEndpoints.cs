@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Marten;
@@ -10,22 +9,6 @@ using Saga.Contracts;
 
 namespace Saga.Api.Endpoints;
 
-public sealed record AccountBody(string? Ledger, string? AccountId);
-
-public sealed record TransferRequest(AccountBody? From, AccountBody? To, decimal? Amount);
-
-public sealed record TransferAccepted(Guid TransferId, string State);
-
-public sealed record TransferResponse(
-    Guid TransferId, string State, AccountBody From, AccountBody To, decimal Amount, int CheckBacks, string? Reason,
-    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
-
-public sealed record TransferEvent(long Version, string Type, DateTimeOffset Timestamp, object Data);
-
-public sealed record TransferPage(IReadOnlyList<TransferResponse> Items, string? Next);
-
-public sealed record RepairRequest(string? Reason);
-
 /// <summary>
 /// Transfers: submitted to the source ledger (the producer), read from the coordinator's event store,
 /// repaired through the coordinator. The Api never touches a ledger's tables.
@@ -33,11 +16,6 @@ public sealed record RepairRequest(string? Reason);
 public static class TransferEndpoints
 {
     private const string Currency = "EUR";
-    private static readonly string[] States =
-    [
-        TransferStates.Prepared, TransferStates.Committed, TransferStates.Completed, TransferStates.RolledBack, TransferStates.NeedsAttention,
-        TransferStates.Voiding, TransferStates.Refunding, TransferStates.Refunded, TransferStates.Resolved,
-    ];
 
     public static void MapTransferEndpoints(this IEndpointRouteBuilder app)
     {
@@ -59,39 +37,21 @@ public static class TransferEndpoints
     private static async Task<IResult> Submit(HttpRequest request, IScopedClientFactory clients, IOptions<ApiOptions> options)
     {
         var key = request.Headers["Idempotency-Key"].ToString();
-        if (key.Length is 0 or > 128 || key.Any(char.IsControl))
+        if (TransferValidation.IdempotencyKey(key) is { } invalidKey)
         {
-            return Http.Invalid(new() { ["Idempotency-Key"] = ["the Idempotency-Key header is required: 1 to 128 printable characters"] });
+            return invalidKey;
         }
         var (body, problem) = await Http.ReadBody<TransferRequest>(request, options);
         if (problem is not null)
         {
             return problem;
         }
-        var errors = new Dictionary<string, string[]>();
-        AddAccountErrors(errors, "from", body!.From);
-        AddAccountErrors(errors, "to", body.To);
-        if (Http.AmountError(body.Amount, options.Value.MaxAmount) is { } amountError)
+        if (TransferValidation.Transfer(body!, options.Value) is { } invalid)
         {
-            errors["amount"] = [amountError];
+            return invalid;
         }
-        if (errors.Count > 0)
-        {
-            return Http.Invalid(errors);
-        }
-        var from = new AccountRef(body.From!.Ledger!, body.From.AccountId!);
+        var from = new AccountRef(body!.From!.Ledger!, body.From.AccountId!);
         var to = new AccountRef(body.To!.Ledger!, body.To.AccountId!);
-        foreach (var (field, account) in new[] { ("from.ledger", from), ("to.ledger", to) })
-        {
-            if (!options.Value.KnownLedgers.Contains(account.Ledger))
-            {
-                return Http.Problem(422, "Unknown ledger", $"{field}: '{account.Ledger}' is not one of the ledgers: {string.Join(", ", options.Value.KnownLedgers)}");
-            }
-        }
-        if (from == to)
-        {
-            return Http.Problem(422, "Source and destination are the same account", $"from and to are both {from}");
-        }
 
         // The key is scoped to the caller: the same key from two callers names two transfers.
         var transferId = TransferIdFor(Http.Caller(request.HttpContext), key);
@@ -140,27 +100,9 @@ public static class TransferEndpoints
 
     private static async Task<IResult> List(string? state, int? limit, string? after, IQuerySession session, CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>();
-        if (state is null || !States.Contains(state))
+        if (TransferValidation.Listing(state, limit, after, out var before) is { } invalid)
         {
-            errors["state"] = [$"state is required, one of: {string.Join(", ", States)}"];
-        }
-        if (limit is < 1 or > 200)
-        {
-            errors["limit"] = ["limit must be between 1 and 200"];
-        }
-        DateTimeOffset? before = null;
-        if (after is not null)
-        {
-            before = ParseCursor(after);
-            if (before is null)
-            {
-                errors["after"] = ["after is not a cursor this Api returned"];
-            }
-        }
-        if (errors.Count > 0)
-        {
-            return Http.Invalid(errors);
+            return invalid;
         }
         var take = limit ?? 50;
         var query = session.Query<TransferState>().Where(x => x.CurrentState == state);
@@ -169,7 +111,7 @@ public static class TransferEndpoints
             query = query.Where(x => x.UpdatedAt < b);
         }
         var page = await query.OrderByDescending(x => x.UpdatedAt).Take(take).ToListAsync(cancellationToken);
-        var next = page.Count == take ? Convert.ToBase64String(Encoding.UTF8.GetBytes(page[^1].UpdatedAt.ToString("O", CultureInfo.InvariantCulture))) : null;
+        var next = page.Count == take ? TransferCursor.At(page[^1].UpdatedAt) : null;
         return TypedResults.Ok(new TransferPage(page.Select(ToResponse).ToList(), next));
     }
 
@@ -181,11 +123,11 @@ public static class TransferEndpoints
         {
             return problem;
         }
-        if (body!.Reason is not { Length: > 0 and <= 500 } reason || reason.Any(c => char.IsControl(c) && c is not '\n'))
+        if (TransferValidation.RepairReason(body!) is { } invalid)
         {
-            return Http.Invalid(new() { ["reason"] = ["reason is required: 1 to 500 characters, no control characters"] });
+            return invalid;
         }
-        var response = await client.GetResponse<RepairAccepted, RepairRejected, TransferNotFound>(command(reason), request.HttpContext.RequestAborted);
+        var response = await client.GetResponse<RepairAccepted, RepairRejected, TransferNotFound>(command(body!.Reason!), request.HttpContext.RequestAborted);
         if (response.Is(out Response<RepairAccepted>? accepted))
         {
             return TypedResults.Accepted($"/transfers/{transferId}", new TransferAccepted(transferId, accepted.Message.State));
@@ -198,40 +140,11 @@ public static class TransferEndpoints
         return NotFound(transferId);
     }
 
-    private static DateTimeOffset? ParseCursor(string cursor)
-    {
-        try
-        {
-            return DateTimeOffset.ParseExact(Encoding.UTF8.GetString(Convert.FromBase64String(cursor)), "O", CultureInfo.InvariantCulture);
-        }
-        catch (FormatException)
-        {
-            return null;
-        }
-    }
-
     /// <summary>The same caller and key always name the same transfer.</summary>
     internal static Guid TransferIdFor(string caller, string idempotencyKey)
     {
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{caller}\n{idempotencyKey}"));
         return new Guid(hash.AsSpan(0, 16));
-    }
-
-    private static void AddAccountErrors(Dictionary<string, string[]> errors, string field, AccountBody? account)
-    {
-        if (account is null)
-        {
-            errors[field] = [$"{field} is required: {{ \"ledger\": \"A\", \"accountId\": \"alice\" }}"];
-            return;
-        }
-        if (Http.IdError(account.Ledger, $"{field}.ledger") is { } ledgerError)
-        {
-            errors[$"{field}.ledger"] = [ledgerError];
-        }
-        if (Http.IdError(account.AccountId, $"{field}.accountId") is { } idError)
-        {
-            errors[$"{field}.accountId"] = [idError];
-        }
     }
 
     private static IResult NotFound(Guid transferId) => Http.Problem(404, "No such transfer", $"there is no transfer {transferId}");

@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Options;
+
+namespace Saga.Api.Endpoints;
+
+/// <summary>What the account endpoints accept: each check answers the problem that says why not, or null.</summary>
+internal static class AccountValidation
+{
+    /// <summary>404 for a ledger this Api does not know, echoing at most <see cref="Http.MaxIdLength"/> characters of it.</summary>
+    public static IResult? UnknownLedger(string ledger, IOptions<ApiOptions> options) =>
+        options.Value.KnownLedgers.Contains(ledger)
+            ? null
+            : Http.Problem(404, "No such ledger", $"'{(ledger.Length > Http.MaxIdLength ? ledger[..Http.MaxIdLength] : ledger)}' is not one of the ledgers: {string.Join(", ", options.Value.KnownLedgers)}");
+
+    public static IResult? Opening(OpenAccountRequest body, ApiOptions options)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (Http.IdError(body.AccountId, "accountId") is { } idError)
+        {
+            errors["accountId"] = [idError];
+        }
+        if (body.OpeningBalance is null or < 0 || decimal.Round(body.OpeningBalance.Value, 2) != body.OpeningBalance || body.OpeningBalance > options.MaxAmount)
+        {
+            errors["openingBalance"] = [$"openingBalance is required: zero or more, at most {options.MaxAmount}, two decimal places at most"];
+        }
+        return errors.Count > 0 ? Http.Invalid(errors) : null;
+    }
+
+    public static IResult? AccountId(string accountId) =>
+        Http.IdError(accountId, "accountId") is { } idError ? Http.Invalid(new() { ["accountId"] = [idError] }) : null;
+}
