@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Saga.Contracts;
 using Spectre.Console;
 
 namespace Saga.Cli;
@@ -91,7 +92,7 @@ public static class Bench
         await Task.Delay(5500, cancellationToken); // RabbitMQ's statistics are collected every 5 s
         var after = await Counters.Read(system, db, cancellationToken);
 
-        var done = watch.Seen.Where(c => submitted.ContainsKey(c.Key) && c.Value.State == "Completed").ToList();
+        var done = watch.Seen.Where(c => submitted.ContainsKey(c.Key) && c.Value.State == TransferStates.Completed).ToList();
         var latencies = new Latencies();
         foreach (var (id, (_, at)) in done)
         {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Npgsql;
+using Saga.Contracts;
 
 namespace Saga.Cli;
 
@@ -11,7 +12,8 @@ namespace Saga.Cli;
 /// </summary>
 public sealed class TransferWatch : IDisposable
 {
-    private static readonly string[] FinalStates = ["Completed", "RolledBack", "NeedsAttention", "Refunded", "Resolved"];
+    // A bench has no person: a transfer that needs attention is as far as it goes.
+    private static readonly string[] FinalStates = [.. TransferStates.Final, TransferStates.NeedsAttention];
 
     private readonly NpgsqlDataSource _db;
     private readonly string[] _settled;
@@ -22,7 +24,7 @@ public sealed class TransferWatch : IDisposable
     private TransferWatch(NpgsqlDataSource db, bool needsAttentionIsFinal)
     {
         _db = db;
-        _settled = needsAttentionIsFinal ? FinalStates : FinalStates.Where(s => s != "NeedsAttention").ToArray();
+        _settled = needsAttentionIsFinal ? FinalStates : [.. TransferStates.Final];
         _observer = Observe(_stop.Token);
     }
 

@@ -4,7 +4,7 @@ using Marten;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Saga.Components.Security;
-using Saga.Components.Transfers;
+using Saga.Components.EventStore;
 using Saga.Contracts;
 
 namespace Saga.Api.Endpoints;
@@ -86,7 +86,7 @@ public static class TransferEndpoints
     }
 
     private static async Task<IResult> Get(Guid transferId, IQuerySession session, CancellationToken cancellationToken) =>
-        await session.LoadAsync<TransferState>(transferId, cancellationToken) is { } transfer
+        await TransferViews.Load(session, transferId, cancellationToken) is { } transfer
             ? TypedResults.Ok(ToResponse(transfer))
             : NotFound(transferId);
 
@@ -105,12 +105,7 @@ public static class TransferEndpoints
             return invalid;
         }
         var take = limit ?? 50;
-        var query = session.Query<TransferState>().Where(x => x.CurrentState == state);
-        if (before is { } b)
-        {
-            query = query.Where(x => x.UpdatedAt < b);
-        }
-        var page = await query.OrderByDescending(x => x.UpdatedAt).Take(take).ToListAsync(cancellationToken);
+        var page = await TransferViews.InState(session, state!, before, take, cancellationToken);
         var next = page.Count == take ? TransferCursor.At(page[^1].UpdatedAt) : null;
         return TypedResults.Ok(new TransferPage(page.Select(ToResponse).ToList(), next));
     }
@@ -149,7 +144,7 @@ public static class TransferEndpoints
 
     private static IResult NotFound(Guid transferId) => Http.Problem(404, "No such transfer", $"there is no transfer {transferId}");
 
-    private static TransferResponse ToResponse(TransferState t) => new(
-        t.CorrelationId, t.CurrentState, new AccountBody(t.FromLedger, t.FromAccount), new AccountBody(t.ToLedger, t.ToAccount),
+    private static TransferResponse ToResponse(TransferStatus t) => new(
+        t.TransferId, t.State, new AccountBody(t.From.Ledger, t.From.AccountId), new AccountBody(t.To.Ledger, t.To.AccountId),
         t.Amount, t.CheckBacks, t.Reason, t.CreatedAt, t.UpdatedAt);
 }

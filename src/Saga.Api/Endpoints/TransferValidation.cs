@@ -1,4 +1,3 @@
-using Saga.Components.Transfers;
 using Saga.Contracts;
 
 namespace Saga.Api.Endpoints;
@@ -6,12 +5,6 @@ namespace Saga.Api.Endpoints;
 /// <summary>What the transfer endpoints accept: each check answers the problem that says why not, or null.</summary>
 internal static class TransferValidation
 {
-    private static readonly string[] States =
-    [
-        TransferStates.Prepared, TransferStates.Committed, TransferStates.Completed, TransferStates.RolledBack, TransferStates.NeedsAttention,
-        TransferStates.Voiding, TransferStates.Refunding, TransferStates.Refunded, TransferStates.Resolved,
-    ];
-
     public static IResult? IdempotencyKey(string key) =>
         key.Length is 0 or > 128 || key.Any(char.IsControl)
             ? Http.Invalid(new() { ["Idempotency-Key"] = ["the Idempotency-Key header is required: 1 to 128 printable characters"] })
@@ -51,9 +44,9 @@ internal static class TransferValidation
     public static IResult? Listing(string? state, int? limit, string? after, out DateTimeOffset? before)
     {
         var errors = new Dictionary<string, string[]>();
-        if (state is null || !States.Contains(state))
+        if (state is null || !TransferStates.All.Contains(state))
         {
-            errors["state"] = [$"state is required, one of: {string.Join(", ", States)}"];
+            errors["state"] = [$"state is required, one of: {string.Join(", ", TransferStates.All)}"];
         }
         if (limit is < 1 or > 200)
         {
