@@ -12,7 +12,6 @@ namespace Saga.Components.Ledgers;
 /// </summary>
 public sealed class CheckLocalTransactionConsumer(
     LedgerDatabase ledger,
-    IOptions<LedgerOptions> options,
     IOptions<FaultInjectionOptions> faults,
     ILogger<CheckLocalTransactionConsumer> logger) : IConsumer<CheckLocalTransaction>
 {

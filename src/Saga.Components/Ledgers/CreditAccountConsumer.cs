@@ -12,7 +12,6 @@ namespace Saga.Components.Ledgers;
 /// </summary>
 public sealed class CreditAccountConsumer(
     LedgerDatabase ledger,
-    IOptions<LedgerOptions> options,
     FaultInjector faults,
     ILogger<CreditAccountConsumer> logger) : IConsumer<CreditAccount>
 {
@@ -46,7 +45,7 @@ public sealed class CreditAccountConsumer(
 /// The fence before a compensation: voids the transfer's credit unless it is applied already, and
 /// answers which of the two holds. A repeat gives the same answer.
 /// </summary>
-public sealed class VoidCreditConsumer(LedgerDatabase ledger, IOptions<LedgerOptions> options, ILogger<VoidCreditConsumer> logger) : IConsumer<VoidCredit>
+public sealed class VoidCreditConsumer(LedgerDatabase ledger, ILogger<VoidCreditConsumer> logger) : IConsumer<VoidCredit>
 {
     public async Task Consume(ConsumeContext<VoidCredit> context)
     {
