@@ -122,13 +122,13 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
 
         var again = await system.Submit(id, alice, bob, 100m);
         var otherBody = await system.Submit(id, alice, bob, 999m);
-        await system.Send(SagaSystem.Transfers, new StoreHalfMessage(id, alice, bob, 100m, "EUR"));
-        await system.Send(SagaSystem.Transfers, new CommitTransfer(id));
+        await system.Send(Queues.CoordinatorAddress, new StoreHalfMessage(id, alice, bob, 100m, "EUR"));
+        await system.Send(Queues.CoordinatorAddress, new CommitTransfer(id));
         await system.Send(Queues.LedgerAddress("B"), new CreditAccount(id, bob, 100m, "EUR"));
-        await system.Send(SagaSystem.Transfers, new AccountCredited(id, bob, 100m));
+        await system.Send(Queues.CoordinatorAddress, new AccountCredited(id, bob, 100m));
         await system.Send(Queues.LedgerAddress("A"), new CheckLocalTransaction(id, 1, alice));
-        await system.Send(SagaSystem.Transfers, new LocalTransactionChecked(id, 1, LocalTransactionOutcome.Committed));
-        await system.Send(SagaSystem.Transfers, new RollbackTransfer(id, "late"));
+        await system.Send(Queues.CoordinatorAddress, new LocalTransactionChecked(id, 1, LocalTransactionOutcome.Committed));
+        await system.Send(Queues.CoordinatorAddress, new RollbackTransfer(id, "late"));
         // A request answered by ledger B proves it consumed the duplicate credit sent before it (one queue, in order).
         await system.Balance(bob);
         await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => system.Status(id)));
