@@ -1,11 +1,10 @@
-using System.Net.Http.Headers;
 using System.Text;
 using MassTransit;
 using Npgsql;
 using RabbitMQ.Client;
 using Saga.Cli;
-using Saga.Components.Tests.Infrastructure;
 using Saga.Contracts;
+using Saga.Testing;
 
 namespace Saga.EndToEnd.Tests;
 
@@ -45,10 +44,11 @@ public class SagaSystem : IAsyncLifetime
             await create.ExecuteNonQueryAsync();
         }
 
+        var rabbit = Servers.RabbitMq(_name);
         var common = new Dictionary<string, string>
         {
-            ["RabbitMq__Host"] = Servers.RabbitHost, ["RabbitMq__Port"] = Servers.RabbitPort.ToString(), ["RabbitMq__VirtualHost"] = _name,
-            ["RabbitMq__Username"] = Servers.RabbitUsername, ["RabbitMq__Password"] = Servers.RabbitPassword,
+            ["RabbitMq__Host"] = rabbit.Host, ["RabbitMq__Port"] = rabbit.Port.ToString(), ["RabbitMq__VirtualHost"] = rabbit.VirtualHost,
+            ["RabbitMq__Username"] = rabbit.Username, ["RabbitMq__Password"] = rabbit.Password,
             ["Postgres__Database"] = _name,
         };
         foreach (var (key, value) in Traces.Environment)
@@ -81,10 +81,10 @@ public class SagaSystem : IAsyncLifetime
         await Task.WhenAll(Coordinator.Start(), LedgerA.Start(), LedgerB.Start());
         _logs = logs;
 
-        _bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(Servers.RabbitHost, Servers.RabbitPort, _name, h =>
+        _bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(rabbit.Host, rabbit.Port, rabbit.VirtualHost, h =>
         {
-            h.Username(Servers.RabbitUsername);
-            h.Password(Servers.RabbitPassword);
+            h.Username(rabbit.Username);
+            h.Password(rabbit.Password);
         }));
         await _bus.StartAsync();
     }
@@ -99,7 +99,7 @@ public class SagaSystem : IAsyncLifetime
             await using var drop = new NpgsqlCommand($"drop database if exists {_name} with (force)", connection);
             await drop.ExecuteNonQueryAsync();
         }
-        using var http = ManagementClient();
+        using var http = Servers.RabbitMq().CreateManagementClient();
         await http.DeleteAsync($"api/vhosts/{_name}");
         Traces.Dispose();
     }
@@ -293,10 +293,7 @@ public class SagaSystem : IAsyncLifetime
         return moved;
     }
 
-    private ConnectionFactory Factory() => new()
-    {
-        HostName = Servers.RabbitHost, Port = Servers.RabbitPort, VirtualHost = _name, UserName = Servers.RabbitUsername, Password = Servers.RabbitPassword,
-    };
+    private ConnectionFactory Factory() => Servers.RabbitMq(_name).CreateConnectionFactory("tests: " + _name);
 
     /// <summary>Waits until <paramref name="queue"/> holds at least <paramref name="count"/> messages, or 30 s; returns how many it holds.</summary>
     public async Task<uint> UntilMessagesIn(string queue, uint count)
@@ -319,19 +316,11 @@ public class SagaSystem : IAsyncLifetime
 
     private async Task CreateVirtualHost()
     {
-        using var http = ManagementClient();
+        var rabbit = Servers.RabbitMq();
+        using var http = rabbit.CreateManagementClient();
         (await http.PutAsync($"api/vhosts/{_name}", null)).EnsureSuccessStatusCode();
         var permissions = new StringContent("""{"configure":".*","write":".*","read":".*"}""", Encoding.UTF8, "application/json");
-        (await http.PutAsync($"api/permissions/{_name}/{Servers.RabbitUsername}", permissions)).EnsureSuccessStatusCode();
-    }
-
-    private static HttpClient ManagementClient()
-    {
-        var port = Environment.GetEnvironmentVariable("RabbitMq__ManagementPort") is { Length: > 0 } p ? p : "15672";
-        var http = new HttpClient { BaseAddress = new Uri($"http://{Servers.RabbitHost}:{port}/") };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
-            Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Servers.RabbitUsername}:{Servers.RabbitPassword}")));
-        return http;
+        (await http.PutAsync($"api/permissions/{_name}/{rabbit.Username}", permissions)).EnsureSuccessStatusCode();
     }
 
     private static Dictionary<string, string> With(Dictionary<string, string> common, Dictionary<string, string> own) =>

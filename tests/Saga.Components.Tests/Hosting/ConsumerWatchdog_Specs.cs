@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 using Saga.Components.Hosting;
-using Saga.Components.Tests.Infrastructure;
+using Saga.Testing;
 
 namespace Saga.Components.Tests.Hosting;
 
@@ -18,11 +18,7 @@ public sealed class ConsumerWatchdog_Specs : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await Servers.RequireRabbitMq();
-        _connection = await new ConnectionFactory
-        {
-            HostName = Servers.RabbitHost, Port = Servers.RabbitPort, VirtualHost = Servers.RabbitVirtualHost,
-            UserName = Servers.RabbitUsername, Password = Servers.RabbitPassword,
-        }.CreateConnectionAsync();
+        _connection = await Servers.RabbitMq().CreateConnectionFactory("tests: watchdog specs").CreateConnectionAsync();
         await using var channel = await _connection.CreateChannelAsync();
         await channel.QueueDeclareAsync(_queue, durable: false, exclusive: false, autoDelete: false);
     }
@@ -38,11 +34,7 @@ public sealed class ConsumerWatchdog_Specs : IAsyncLifetime
     }
 
     private ConsumerWatchdog Watchdog() => new(
-        Options.Create(new RabbitMqOptions
-        {
-            Host = Servers.RabbitHost, Port = Servers.RabbitPort, VirtualHost = Servers.RabbitVirtualHost,
-            Username = Servers.RabbitUsername, Password = Servers.RabbitPassword,
-        }),
+        Options.Create(Servers.RabbitMq()),
         Options.Create(new ConsumerWatchdogOptions { Interval = TimeSpan.FromMilliseconds(100), GiveUpAfter = TimeSpan.FromSeconds(1) }),
         TimeProvider.System, NullLogger<ConsumerWatchdog>.Instance, _lifetime);
 

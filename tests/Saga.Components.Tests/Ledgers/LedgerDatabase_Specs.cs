@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Saga.Components.Ledgers;
-using Saga.Components.Tests.Infrastructure;
 using Saga.Contracts;
+using Saga.Testing;
 
 namespace Saga.Components.Tests.Ledgers;
 

@@ -10,7 +10,7 @@ using RabbitMQ.Client.Exceptions;
 using Headers = MassTransit.Headers;
 using Saga.Components.Hosting;
 using Saga.Components.Scheduling;
-using Saga.Components.Tests.Infrastructure;
+using Saga.Testing;
 
 namespace Saga.Components.Tests.Scheduling;
 
@@ -145,10 +145,11 @@ public sealed class SchedulingTestbed : IAsyncLifetime
             });
             x.UsingRabbitMq((context, cfg) =>
             {
-                cfg.Host(Servers.RabbitHost, Servers.RabbitPort, Servers.RabbitVirtualHost, h =>
+                var rabbit = Servers.RabbitMq();
+                cfg.Host(rabbit.Host, rabbit.Port, rabbit.VirtualHost, h =>
                 {
-                    h.Username(Servers.RabbitUsername);
-                    h.Password(Servers.RabbitPassword);
+                    h.Username(rabbit.Username);
+                    h.Password(rabbit.Password);
                 });
                 cfg.UseMessageScheduler(new Uri($"queue:{SchedulerQueue}"));
                 cfg.ConfigureEndpoints(context);
@@ -264,12 +265,7 @@ public sealed class SchedulingTestbed : IAsyncLifetime
 
     public static async Task Rabbit(Func<IChannel, Task> use)
     {
-        var factory = new ConnectionFactory
-        {
-            HostName = Servers.RabbitHost, Port = Servers.RabbitPort, VirtualHost = Servers.RabbitVirtualHost,
-            UserName = Servers.RabbitUsername, Password = Servers.RabbitPassword,
-        };
-        await using var connection = await factory.CreateConnectionAsync();
+        await using var connection = await Servers.RabbitMq().CreateConnectionFactory("tests: scheduling testbed").CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
         await use(channel);
     }
