@@ -4,9 +4,9 @@ using Npgsql;
 using RabbitMQ.Client;
 using Saga.Cli;
 using Saga.Contracts;
-using Saga.Testing;
+using Xunit;
 
-namespace Saga.EndToEnd.Tests;
+namespace Saga.Testing;
 
 /// <summary>
 /// The whole system as processes — coordinator, ledger A, ledger B — on the real RabbitMQ and
