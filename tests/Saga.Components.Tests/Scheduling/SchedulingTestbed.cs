@@ -214,15 +214,7 @@ public sealed class SchedulingTestbed : IAsyncLifetime
         return Assert.Single(ArrivalsOf(id));
     }
 
-    public async Task Until(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"{what}: not within {Patience.TotalSeconds} s");
-            await Task.Delay(20);
-        }
-    }
+    public Task Until(Func<Task<bool>> condition, string what) => Eventually.Until(condition, what, Patience);
 
     /// <summary>Whether the Quartz store holds a trigger (and job) for the schedule with this token.</summary>
     public async Task<bool> Stored(Guid tokenId)
