@@ -1,7 +1,5 @@
 using System.Diagnostics.Metrics;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Saga.Components.Hosting;
@@ -22,9 +20,8 @@ public sealed class ErrorQueueMetrics : IDisposable
     {
         var rabbit = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
         _vhost = rabbit.VirtualHost;
-        _http = new HttpClient { BaseAddress = new Uri($"http://{rabbit.Host}:{rabbit.ManagementPort}/"), Timeout = TimeSpan.FromSeconds(2) };
-        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
-            Convert.ToBase64String(Encoding.UTF8.GetBytes($"{rabbit.Username}:{rabbit.Password}")));
+        _http = rabbit.CreateManagementClient();
+        _http.Timeout = TimeSpan.FromSeconds(2);
         _meter.CreateObservableGauge("saga.error_queue.messages", Read, description: "Messages in RabbitMQ error queues");
     }
 

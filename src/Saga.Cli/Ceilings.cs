@@ -51,12 +51,7 @@ public static partial class Ceilings
 
     private static async Task<double> RabbitPublish(LocalSystem system, TimeSpan duration, CancellationToken cancellationToken)
     {
-        var factory = new ConnectionFactory
-        {
-            HostName = system.RabbitMq.Host, Port = system.RabbitMq.Port, VirtualHost = system.RabbitMq.VirtualHost,
-            UserName = system.RabbitMq.Username, Password = system.RabbitMq.Password,
-        };
-        await using var connection = await factory.CreateConnectionAsync(cancellationToken);
+        await using var connection = await system.RabbitMq.CreateConnectionFactory("bench-ceiling").CreateConnectionAsync(cancellationToken);
         var queue = "bench-ceiling-" + Guid.NewGuid().ToString("N")[..6];
         await using (var setup = await connection.CreateChannelAsync(cancellationToken: cancellationToken))
         {

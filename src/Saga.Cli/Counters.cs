@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
 using Npgsql;
 
@@ -17,7 +15,7 @@ public sealed record Counters(long Published, long Commits, long WalFlushes, lon
 
     public static async Task<Counters> Read(LocalSystem system, NpgsqlDataSource db, CancellationToken cancellationToken)
     {
-        using var http = Management(system);
+        using var http = system.RabbitMq.CreateManagementClient();
         var vhost = await http.GetFromJsonAsync<JsonElement>($"api/vhosts/{Uri.EscapeDataString(system.RabbitMq.VirtualHost)}", cancellationToken);
         var published = vhost.TryGetProperty("message_stats", out var stats) && stats.TryGetProperty("publish", out var p) ? p.GetInt64() : 0;
 
@@ -40,21 +38,13 @@ public sealed record Counters(long Published, long Commits, long WalFlushes, lon
     /// <summary>Every queue of the vhost with its consumers and messages: what a failed chaos run prints to show where messages stopped.</summary>
     public static async Task<IReadOnlyList<(string Name, long Consumers, long Ready, long Unacked)>> Queues(LocalSystem system, CancellationToken cancellationToken)
     {
-        using var http = Management(system);
+        using var http = system.RabbitMq.CreateManagementClient();
         var queues = await http.GetFromJsonAsync<JsonElement>(
             $"api/queues/{Uri.EscapeDataString(system.RabbitMq.VirtualHost)}?columns=name,consumers,messages_ready,messages_unacknowledged", cancellationToken);
         long Field(JsonElement q, string name) => q.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt64() : 0;
         return queues.EnumerateArray()
             .Select(q => (q.GetProperty("name").GetString()!, Field(q, "consumers"), Field(q, "messages_ready"), Field(q, "messages_unacknowledged")))
             .ToList();
-    }
-
-    private static HttpClient Management(LocalSystem system)
-    {
-        var http = new HttpClient { BaseAddress = new Uri($"http://{system.RabbitMq.Host}:{system.RabbitMq.ManagementPort}/") };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
-            Convert.ToBase64String(Encoding.UTF8.GetBytes($"{system.RabbitMq.Username}:{system.RabbitMq.Password}")));
-        return http;
     }
 
     /// <summary>CPU of every process with this command name: read only, for the report.</summary>

@@ -121,12 +121,7 @@ public static class Demo
 
     private static async Task<uint> ErrorQueueDepth(LocalSystem system)
     {
-        var factory = new RabbitMQ.Client.ConnectionFactory
-        {
-            HostName = system.RabbitMq.Host, Port = system.RabbitMq.Port, VirtualHost = system.RabbitMq.VirtualHost,
-            UserName = system.RabbitMq.Username, Password = system.RabbitMq.Password,
-        };
-        await using var connection = await factory.CreateConnectionAsync();
+        await using var connection = await system.RabbitMq.CreateConnectionFactory("demo").CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
         return (await channel.QueueDeclarePassiveAsync(Queues.Error(Queues.Ledger("B")))).MessageCount;
     }

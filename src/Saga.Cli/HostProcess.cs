@@ -7,7 +7,7 @@ namespace Saga.Cli;
 
 /// <summary>
 /// One deployable host started as its own process from its build output, as it runs in production;
-/// stopped by the process id it was given, never by name. Used by the CLI and by the end-to-end tests.
+/// stopped by the process id it was given, never by name. Used by the CLI and by the tests' SagaSystem (tests/Saga.Testing).
 /// Like a service manager, it starts again a host that exits on its own after it was ready (the
 /// consumer watchdog's exit, a crash), up to <see cref="MaxRestarts"/> times.
 /// </summary>
@@ -206,7 +206,7 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
     private static string Binary(string project)
     {
         // <repo>/{src,tests}/<caller>/bin/<Configuration>/net10.0 → <repo>/src/<project>/bin/<Configuration>/net10.0/<project>.dll
-        // The configuration this file was compiled in (the CLI's, or a test project's that links it).
+        // The configuration the CLI was built in: its own, or the test run's that built it through tests/Saga.Testing.
         var configuration = typeof(HostProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()!.Configuration;
         var root = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", ".."));
         var path = Path.Combine(root, "src", project, "bin", configuration, "net10.0", project + ".dll");

@@ -58,3 +58,7 @@ static int Usage()
         """);
     return 2;
 }
+
+// Internal, as the compiler makes it. ASP.NET Core's generator would make it public, and Saga.Api.Tests,
+// which sees this assembly through tests/Saga.Testing, would then meet two Program classes: the Api's and this.
+internal partial class Program;

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using Saga.Components.Security;
-using Saga.EndToEnd.Tests;
+using Saga.Testing;
 
 namespace Saga.Api.Tests;
 

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Saga.Components.Security;
 using Saga.Contracts;
+using Saga.Testing;
 using static Saga.Api.Tests.ApiSystem;
 
 namespace Saga.Api.Tests;
@@ -14,25 +15,20 @@ public sealed class Api_Specs(ApiSystem api) : IClassFixture<ApiSystem>
     private static object Transfer(string from, string to, object amount) =>
         new { from = new { ledger = "A", accountId = from }, to = new { ledger = "B", accountId = to }, amount };
 
-    private async Task<JsonElement> UntilState(HttpClient client, string location, string state)
+    private static async Task<JsonElement> UntilState(HttpClient client, string location, string state)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        JsonElement body = default;
-        while (DateTime.UtcNow < deadline)
+        JsonElement? body = null;
+        var done = await Eventually.Until(async () =>
         {
             var response = await client.GetAsync(location);
             if (response.StatusCode == HttpStatusCode.OK)
             {
                 body = await response.Content.ReadFromJsonAsync<JsonElement>();
-                if (body.GetProperty("state").GetString() == state)
-                {
-                    return body;
-                }
             }
-            await Task.Delay(50);
-        }
-        Assert.Fail($"{location} did not reach {state}: {body}");
-        return body;
+            return body;
+        }, last => last?.GetProperty("state").GetString() == state, $"{location} reached {state}", TimeSpan.FromSeconds(30),
+            last => last?.ToString() ?? "not found", every: TimeSpan.FromMilliseconds(50));
+        return done!.Value;
     }
 
     private static async Task<JsonElement> Problem(HttpResponseMessage response, HttpStatusCode status)
@@ -81,12 +77,9 @@ public sealed class Api_Specs(ApiSystem api) : IClassFixture<ApiSystem>
         await UntilState(api.Transfers, $"/transfers/{id}", TransferStates.Completed);
 
         string[] services = ["saga-api", "saga-ledger-a", "saga-coordinator", "saga-ledger-b"];
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (api.System.Traces.ServicesIn(traceId, services).Count < services.Length && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-        }
-        Assert.Equal(services.Order(), api.System.Traces.ServicesIn(traceId, services).Order());
+        var seen = await Eventually.Until(() => Task.FromResult(api.System.Traces.ServicesIn(traceId, services)), s => s.Count == services.Length,
+            $"every service exported a span of trace {traceId}", TimeSpan.FromSeconds(20), every: TimeSpan.FromMilliseconds(100));
+        Assert.Equal(services.Order(), seen.Order());
     }
 
     [Fact]

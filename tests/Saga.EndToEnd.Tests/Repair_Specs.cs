@@ -1,5 +1,6 @@
 using MassTransit;
 using Saga.Contracts;
+using Saga.Testing;
 
 namespace Saga.EndToEnd.Tests;
 

@@ -1,6 +1,7 @@
 using MassTransit;
 using Saga.Cli;
 using Saga.Contracts;
+using Saga.Testing;
 
 namespace Saga.EndToEnd.Tests;
 

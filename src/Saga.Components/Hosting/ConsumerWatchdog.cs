@@ -86,12 +86,8 @@ public sealed class ConsumerWatchdog(
         {
             return;
         }
-        var r = rabbit.Value;
-        var factory = new ConnectionFactory
-        {
-            HostName = r.Host, Port = r.Port, VirtualHost = r.VirtualHost, UserName = r.Username, Password = r.Password,
-            ClientProvidedName = "consumer-watchdog", AutomaticRecoveryEnabled = false,
-        };
+        var factory = rabbit.Value.CreateConnectionFactory("consumer-watchdog");
+        factory.AutomaticRecoveryEnabled = false; // a closed connection is replaced on the next tick, below
         IConnection? connection = null;
         try
         {

@@ -1,4 +1,7 @@
+using System.Net.Http.Headers;
+using System.Text;
 using Npgsql;
+using RabbitMQ.Client;
 
 namespace Saga.Components.Hosting;
 
@@ -23,6 +26,23 @@ public sealed class RabbitMqOptions
 
     /// <summary>Declare the transfer and ledger queues as quorum queues: worth it on a cluster of three or more nodes.</summary>
     public bool QuorumQueues { get; set; }
+
+    /// <summary>
+    /// A connection of our own beside MassTransit's (the watchdog, the CLI, the tests), to this broker
+    /// and virtual host; <paramref name="clientName"/> names it on the broker's connection list.
+    /// </summary>
+    public ConnectionFactory CreateConnectionFactory(string clientName) => new()
+    {
+        HostName = Host, Port = Port, VirtualHost = VirtualHost, UserName = Username, Password = Password, ClientProvidedName = clientName,
+    };
+
+    /// <summary>The broker's management HTTP API (paths such as <c>api/queues/{vhost}</c>), authenticated as <see cref="Username"/>.</summary>
+    public HttpClient CreateManagementClient()
+    {
+        var http = new HttpClient { BaseAddress = new Uri($"http://{Host}:{ManagementPort}/") };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Username}:{Password}")));
+        return http;
+    }
 }
 
 /// <summary>Configuration section "Postgres"; the defaults are the local servers of infra/up.sh.</summary>

@@ -3,6 +3,7 @@ using Saga.Components.Tests.Infrastructure;
 using Saga.Components.Tests.Transfers;
 using Saga.Components.Transfers;
 using Saga.Contracts;
+using Saga.Testing;
 using static Saga.Components.Tests.Transfers.TransferScenario;
 
 namespace Saga.Components.Tests.CheckBacks;

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 using Saga.Components.Hosting;
-using Saga.Components.Tests.Infrastructure;
+using Saga.Testing;
 
 namespace Saga.Components.Tests.Hosting;
 
@@ -18,11 +18,7 @@ public sealed class ConsumerWatchdog_Specs : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await Servers.RequireRabbitMq();
-        _connection = await new ConnectionFactory
-        {
-            HostName = Servers.RabbitHost, Port = Servers.RabbitPort, VirtualHost = Servers.RabbitVirtualHost,
-            UserName = Servers.RabbitUsername, Password = Servers.RabbitPassword,
-        }.CreateConnectionAsync();
+        _connection = await Servers.RabbitMq().CreateConnectionFactory("tests: watchdog specs").CreateConnectionAsync();
         await using var channel = await _connection.CreateChannelAsync();
         await channel.QueueDeclareAsync(_queue, durable: false, exclusive: false, autoDelete: false);
     }
@@ -38,11 +34,7 @@ public sealed class ConsumerWatchdog_Specs : IAsyncLifetime
     }
 
     private ConsumerWatchdog Watchdog() => new(
-        Options.Create(new RabbitMqOptions
-        {
-            Host = Servers.RabbitHost, Port = Servers.RabbitPort, VirtualHost = Servers.RabbitVirtualHost,
-            Username = Servers.RabbitUsername, Password = Servers.RabbitPassword,
-        }),
+        Options.Create(Servers.RabbitMq()),
         Options.Create(new ConsumerWatchdogOptions { Interval = TimeSpan.FromMilliseconds(100), GiveUpAfter = TimeSpan.FromSeconds(1) }),
         TimeProvider.System, NullLogger<ConsumerWatchdog>.Instance, _lifetime);
 
@@ -53,7 +45,7 @@ public sealed class ConsumerWatchdog_Specs : IAsyncLifetime
         watchdog.Watch(_queue);
         await watchdog.StartAsync(default);
 
-        await Until(() => _lifetime.Stopped, "the host was never stopped");
+        await Eventually.Until(() => _lifetime.Stopped, "the watchdog stopped the host", TimeSpan.FromSeconds(30));
         Assert.Equal(ConsumerWatchdog.ExitCode, Environment.ExitCode);
         await watchdog.StopAsync(default);
     }
@@ -67,7 +59,7 @@ public sealed class ConsumerWatchdog_Specs : IAsyncLifetime
         watchdog.Watch(_queue);
         await watchdog.StartAsync(default);
 
-        await Until(() => watchdog.Checks >= 20, "the watchdog did not check 20 times"); // twice the time it may wait
+        await Eventually.Until(() => watchdog.Checks >= 20, "the watchdog checked 20 times", TimeSpan.FromSeconds(30)); // twice the time it may wait
         Assert.False(_lifetime.Stopped);
         await watchdog.StopAsync(default);
     }
@@ -84,16 +76,6 @@ public sealed class ConsumerWatchdog_Specs : IAsyncLifetime
     [InlineData("rabbitmq://127.0.0.1/coordinator", "coordinator")]
     public void An_endpoint_is_watched_by_its_queue_name(string address, string queue) =>
         Assert.Equal(queue, ConsumerWatchdog.QueueName(new Uri(address)));
-
-    private static async Task Until(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, what);
-            await Task.Delay(50);
-        }
-    }
 
     private sealed class StopRecorder : IHostApplicationLifetime
     {

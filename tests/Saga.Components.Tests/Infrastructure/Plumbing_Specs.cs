@@ -2,6 +2,7 @@ using Marten;
 using MassTransit;
 using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Saga.Testing;
 
 namespace Saga.Components.Tests.Infrastructure;
 
@@ -33,10 +34,11 @@ public sealed class Plumbing_Specs
                 });
                 x.UsingRabbitMq((context, cfg) =>
                 {
-                    cfg.Host(Servers.RabbitHost, Servers.RabbitPort, Servers.RabbitVirtualHost, h =>
+                    var rabbit = Servers.RabbitMq();
+                    cfg.Host(rabbit.Host, rabbit.Port, rabbit.VirtualHost, h =>
                     {
-                        h.Username(Servers.RabbitUsername);
-                        h.Password(Servers.RabbitPassword);
+                        h.Username(rabbit.Username);
+                        h.Password(rabbit.Password);
                     });
                     cfg.ConfigureEndpoints(context);
                 });

@@ -1,6 +1,7 @@
 using Marten;
 using Npgsql;
 using Saga.Components.EventStore;
+using Saga.Testing;
 
 namespace Saga.Components.Tests.Infrastructure;
 

@@ -3,8 +3,8 @@ using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Saga.Components.Ledgers;
-using Saga.Components.Tests.Infrastructure;
 using Saga.Contracts;
+using Saga.Testing;
 
 namespace Saga.Components.Tests.Ledgers;
 

@@ -3,8 +3,8 @@ using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Saga.Components.Ledgers;
-using Saga.Components.Tests.Infrastructure;
 using Saga.Contracts;
+using Saga.Testing;
 
 namespace Saga.Components.Tests.Ledgers;
 
@@ -98,16 +98,8 @@ public sealed class CreditAccountConsumer_Specs : IAsyncLifetime
         Assert.Equal(0m, await _ledger.Balance("bob", default));
     }
 
-    /// <summary>Waits until <paramref name="expected"/> matching messages were sent, or 20 s passed; returns how many were.</summary>
-    private async Task<int> Count<T>(Func<T, bool> match, int expected) where T : class
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        int count;
-        while ((count = _harness.Sent.Select<T>().Count(x => match(x.Context.Message))) < expected
-               && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10);
-        }
-        return count;
-    }
+    /// <summary>Waits until <paramref name="expected"/> matching messages were sent, for up to 20 s; returns how many were.</summary>
+    private Task<int> Count<T>(Func<T, bool> match, int expected) where T : class =>
+        Eventually.Until(() => Task.FromResult(_harness.Sent.Select<T>().Count(x => match(x.Context.Message))), count => count >= expected,
+            $"{expected} {typeof(T).Name} were sent", TimeSpan.FromSeconds(20), count => $"{count} sent");
 }

@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Saga.Components.Ledgers;
-using Saga.Components.Tests.Infrastructure;
 using Saga.Contracts;
+using Saga.Testing;
 
 namespace Saga.Components.Tests.Ledgers;
 
@@ -248,19 +248,10 @@ public sealed class LedgerDatabase_Specs : IAsyncLifetime
     }
 
     /// <summary>Waits until some session of this database waits on a lock (the check-back's insert).</summary>
-    private async Task WaitUntilBlocked()
+    private Task WaitUntilBlocked() => Eventually.Until(async () =>
     {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (DateTime.UtcNow < deadline)
-        {
-            await using var probe = _dataSource.CreateCommand(
-                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like '%local_transactions%'");
-            if ((long)(await probe.ExecuteScalarAsync())! > 0)
-            {
-                return;
-            }
-            await Task.Delay(10);
-        }
-        Assert.Fail("the check-back never waited on the local transaction in flight");
-    }
+        await using var probe = _dataSource.CreateCommand(
+            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like '%local_transactions%'");
+        return (long)(await probe.ExecuteScalarAsync())! > 0;
+    }, "the check-back waited on the local transaction in flight", TimeSpan.FromSeconds(10));
 }

@@ -1,6 +1,6 @@
 using Npgsql;
 using Saga.Components.Scheduling;
-using Saga.Components.Tests.Infrastructure;
+using Saga.Testing;
 
 namespace Saga.Components.Tests.Scheduling;
 

@@ -10,7 +10,7 @@ using RabbitMQ.Client.Exceptions;
 using Headers = MassTransit.Headers;
 using Saga.Components.Hosting;
 using Saga.Components.Scheduling;
-using Saga.Components.Tests.Infrastructure;
+using Saga.Testing;
 
 namespace Saga.Components.Tests.Scheduling;
 
@@ -145,10 +145,11 @@ public sealed class SchedulingTestbed : IAsyncLifetime
             });
             x.UsingRabbitMq((context, cfg) =>
             {
-                cfg.Host(Servers.RabbitHost, Servers.RabbitPort, Servers.RabbitVirtualHost, h =>
+                var rabbit = Servers.RabbitMq();
+                cfg.Host(rabbit.Host, rabbit.Port, rabbit.VirtualHost, h =>
                 {
-                    h.Username(Servers.RabbitUsername);
-                    h.Password(Servers.RabbitPassword);
+                    h.Username(rabbit.Username);
+                    h.Password(rabbit.Password);
                 });
                 cfg.UseMessageScheduler(new Uri($"queue:{SchedulerQueue}"));
                 cfg.ConfigureEndpoints(context);
@@ -213,15 +214,7 @@ public sealed class SchedulingTestbed : IAsyncLifetime
         return Assert.Single(ArrivalsOf(id));
     }
 
-    public async Task Until(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"{what}: not within {Patience.TotalSeconds} s");
-            await Task.Delay(20);
-        }
-    }
+    public Task Until(Func<Task<bool>> condition, string what) => Eventually.Until(condition, what, Patience);
 
     /// <summary>Whether the Quartz store holds a trigger (and job) for the schedule with this token.</summary>
     public async Task<bool> Stored(Guid tokenId)
@@ -264,12 +257,7 @@ public sealed class SchedulingTestbed : IAsyncLifetime
 
     public static async Task Rabbit(Func<IChannel, Task> use)
     {
-        var factory = new ConnectionFactory
-        {
-            HostName = Servers.RabbitHost, Port = Servers.RabbitPort, VirtualHost = Servers.RabbitVirtualHost,
-            UserName = Servers.RabbitUsername, Password = Servers.RabbitPassword,
-        };
-        await using var connection = await factory.CreateConnectionAsync();
+        await using var connection = await Servers.RabbitMq().CreateConnectionFactory("tests: scheduling testbed").CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
         await use(channel);
     }

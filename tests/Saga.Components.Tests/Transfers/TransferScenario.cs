@@ -8,6 +8,7 @@ using Saga.Components.CheckBacks;
 using Saga.Components.Tests.Infrastructure;
 using Saga.Components.Transfers;
 using Saga.Contracts;
+using Saga.Testing;
 
 namespace Saga.Components.Tests.Transfers;
 
@@ -19,6 +20,9 @@ public sealed class TransferScenario : IAsyncDisposable
 {
     public static readonly AccountRef Alice = new("A", "alice");
     public static readonly AccountRef Bob = new("B", "bob");
+
+    /// <summary>How long the scenario waits for the saga to do something, as long as the harness's test timeout.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 
     private readonly ServiceProvider _provider;
     private readonly SentMessages _sent = new();
@@ -53,7 +57,7 @@ public sealed class TransferScenario : IAsyncDisposable
             .AddSingleton<CheckBackScan>()
             .AddMassTransitTestHarness(x =>
             {
-                x.SetTestTimeouts(testTimeout: TimeSpan.FromSeconds(20), testInactivityTimeout: TimeSpan.FromSeconds(5));
+                x.SetTestTimeouts(testTimeout: Patience, testInactivityTimeout: TimeSpan.FromSeconds(5));
                 x.AddSagaStateMachine<TransferStateMachine, TransferState, TransferStateDefinition>().EventSourcedRepository();
                 x.AddConsumer<FailingLedger>().Endpoint(e => e.Name = "failing-ledger");
             })
@@ -116,15 +120,9 @@ public sealed class TransferScenario : IAsyncDisposable
     }
 
     /// <summary>Waits until the transfer's stream, read back from PostgreSQL, satisfies <paramref name="condition"/>.</summary>
-    public async Task Until(Guid id, Func<IReadOnlyList<object>, bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!condition(await Stream(id)))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"transfer {id}: {what} never happened; stream: {string.Join(", ", await StreamTypes(id))}");
-            await Task.Delay(10);
-        }
-    }
+    public Task Until(Guid id, Func<IReadOnlyList<object>, bool> condition, string what) =>
+        Eventually.Until(() => Stream(id), condition, $"transfer {id}: {what}", Patience,
+            events => "stream " + string.Join(", ", events.Select(e => e.GetType().Name)));
 
     public Task UntilAnswered(Guid id, int attempt) =>
         Until(id, events => events.OfType<CheckBackAnswered>().Any(e => e.Attempt == attempt), $"check-back {attempt} answered");
@@ -132,41 +130,20 @@ public sealed class TransferScenario : IAsyncDisposable
     /// <summary>Waits for the check the saga sent to the producer (sent after its events were committed).</summary>
     public async Task<CheckLocalTransaction> CheckSent(Guid id, int attempt)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (true)
-        {
-            if (ChecksSent(id).SingleOrDefault(c => c.Attempt == attempt) is { } check)
-            {
-                return check;
-            }
-            Assert.True(DateTime.UtcNow < deadline, $"check-back {attempt} of {id} was not sent; stream: {string.Join(", ", await StreamTypes(id))}");
-            await Task.Delay(10);
-        }
+        var checks = await Eventually.Until(() => Task.FromResult(ChecksSent(id)), sent => sent.Any(c => c.Attempt == attempt),
+            $"check-back {attempt} of {id} was sent", Patience, sent => "check-backs sent " + string.Join(", ", sent.Select(c => c.Attempt)));
+        return checks.Single(c => c.Attempt == attempt);
     }
 
     public IReadOnlyList<object> AllSent => _sent.ToList();
 
     /// <summary>Waits until <paramref name="count"/> credits for the transfer were sent (sends follow the commit), then returns them all.</summary>
-    public async Task<IReadOnlyList<CreditAccount>> UntilCreditsSent(Guid id, int count)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (CreditsSent(id).Count < count && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10);
-        }
-        return CreditsSent(id);
-    }
+    public Task<IReadOnlyList<CreditAccount>> UntilCreditsSent(Guid id, int count) =>
+        Eventually.Until(() => Task.FromResult(CreditsSent(id)), sent => sent.Count >= count, $"{count} credits for {id} were sent", Patience);
 
     /// <summary>Waits until <paramref name="count"/> voids for the transfer were sent, then returns them all.</summary>
-    public async Task<IReadOnlyList<VoidCredit>> UntilVoidsSent(Guid id, int count)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (VoidsSent(id).Count < count && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10);
-        }
-        return VoidsSent(id);
-    }
+    public Task<IReadOnlyList<VoidCredit>> UntilVoidsSent(Guid id, int count) =>
+        Eventually.Until(() => Task.FromResult(VoidsSent(id)), sent => sent.Count >= count, $"{count} voids for {id} were sent", Patience);
 
     public IReadOnlyList<VoidCredit> VoidsSent(Guid id) => _sent.OfType<VoidCredit>().Where(m => m.TransferId == id).ToList();
 

@@ -1,13 +1,12 @@
-using System.Net.Http.Headers;
 using System.Text;
 using MassTransit;
 using Npgsql;
 using RabbitMQ.Client;
 using Saga.Cli;
-using Saga.Components.Tests.Infrastructure;
 using Saga.Contracts;
+using Xunit;
 
-namespace Saga.EndToEnd.Tests;
+namespace Saga.Testing;
 
 /// <summary>
 /// The whole system as processes — coordinator, ledger A, ledger B — on the real RabbitMQ and
@@ -45,10 +44,11 @@ public class SagaSystem : IAsyncLifetime
             await create.ExecuteNonQueryAsync();
         }
 
+        var rabbit = Servers.RabbitMq(_name);
         var common = new Dictionary<string, string>
         {
-            ["RabbitMq__Host"] = Servers.RabbitHost, ["RabbitMq__Port"] = Servers.RabbitPort.ToString(), ["RabbitMq__VirtualHost"] = _name,
-            ["RabbitMq__Username"] = Servers.RabbitUsername, ["RabbitMq__Password"] = Servers.RabbitPassword,
+            ["RabbitMq__Host"] = rabbit.Host, ["RabbitMq__Port"] = rabbit.Port.ToString(), ["RabbitMq__VirtualHost"] = rabbit.VirtualHost,
+            ["RabbitMq__Username"] = rabbit.Username, ["RabbitMq__Password"] = rabbit.Password,
             ["Postgres__Database"] = _name,
         };
         foreach (var (key, value) in Traces.Environment)
@@ -81,10 +81,10 @@ public class SagaSystem : IAsyncLifetime
         await Task.WhenAll(Coordinator.Start(), LedgerA.Start(), LedgerB.Start());
         _logs = logs;
 
-        _bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(Servers.RabbitHost, Servers.RabbitPort, _name, h =>
+        _bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(rabbit.Host, rabbit.Port, rabbit.VirtualHost, h =>
         {
-            h.Username(Servers.RabbitUsername);
-            h.Password(Servers.RabbitPassword);
+            h.Username(rabbit.Username);
+            h.Password(rabbit.Password);
         }));
         await _bus.StartAsync();
     }
@@ -99,7 +99,7 @@ public class SagaSystem : IAsyncLifetime
             await using var drop = new NpgsqlCommand($"drop database if exists {_name} with (force)", connection);
             await drop.ExecuteNonQueryAsync();
         }
-        using var http = ManagementClient();
+        using var http = Servers.RabbitMq().CreateManagementClient();
         await http.DeleteAsync($"api/vhosts/{_name}");
         Traces.Dispose();
     }
@@ -160,55 +160,32 @@ public class SagaSystem : IAsyncLifetime
     public Task<TransferStatus> UntilState(Guid id, string state, int seconds = 30) => UntilOneOf(id, [state], seconds);
 
     /// <summary>Waits until the transfer reaches one of <paramref name="states"/>; fails with the state it is stuck in.</summary>
-    public async Task<TransferStatus> UntilOneOf(Guid id, string[] states, int seconds = 30)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        TransferStatus? status = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                status = await Status(id);
-                if (status is not null && states.Contains(status.State))
-                {
-                    return status;
-                }
-            }
-            catch (RequestTimeoutException)
-            {
-                // the coordinator may be restarting
-            }
-            await Task.Delay(50);
-        }
-        Assert.Fail($"transfer {id} did not reach {string.Join(" or ", states)}: it is {status?.State ?? "not found"} ({status?.Reason})");
-        return null!;
-    }
+    public Task<TransferStatus> UntilOneOf(Guid id, string[] states, int seconds = 30) =>
+        UntilStatus(id, status => states.Contains(status.State), $"transfer {id} reached {string.Join(" or ", states)}", seconds);
 
     /// <summary>
     /// Waits until the transfer is Completed or RolledBack. Under load a slow producer can meet a
     /// check-back first: its tombstone rolls the transfer back, exactly, and that is a correct end too.
     /// </summary>
-    public async Task<TransferStatus> UntilFinal(Guid id, int seconds = 60)
+    public Task<TransferStatus> UntilFinal(Guid id, int seconds = 60) =>
+        UntilStatus(id, status => status.State is TransferStates.Completed or TransferStates.RolledBack, $"transfer {id} ended", seconds);
+
+    private async Task<TransferStatus> UntilStatus(Guid id, Func<TransferStatus, bool> done, string what, int seconds)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        TransferStatus? status = null;
-        while (DateTime.UtcNow < deadline)
+        TransferStatus? last = null;
+        var reached = await Eventually.Until(async () =>
         {
             try
             {
-                status = await Status(id);
-                if (status?.State is TransferStates.Completed or TransferStates.RolledBack)
-                {
-                    return status;
-                }
+                return last = await Status(id);
             }
             catch (RequestTimeoutException)
             {
+                return last; // the coordinator may be restarting
             }
-            await Task.Delay(50);
-        }
-        Assert.Fail($"transfer {id} did not end: it is {status?.State ?? "not found"} ({status?.Reason})");
-        return null!;
+        }, status => status is not null && done(status), what, TimeSpan.FromSeconds(seconds),
+            status => status is null ? "not found" : $"{status.State} ({status.Reason})", every: TimeSpan.FromMilliseconds(50));
+        return reached!;
     }
 
     /// <summary>The retries the confirmed credit reported, read from the transfer's stream.</summary>
@@ -256,15 +233,9 @@ public class SagaSystem : IAsyncLifetime
     }
 
     /// <summary>Waits until the transfer's stream holds an event of <paramref name="type"/>.</summary>
-    public async Task UntilEvent(Guid id, string type, int seconds = 30)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!(await EventTypes(id)).Contains(type))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"transfer {id} recorded no {type}: {string.Join(", ", await EventTypes(id))}");
-            await Task.Delay(50);
-        }
-    }
+    public Task UntilEvent(Guid id, string type, int seconds = 30) =>
+        Eventually.Until(() => EventTypes(id), types => types.Contains(type), $"transfer {id} recorded {type}", TimeSpan.FromSeconds(seconds),
+            every: TimeSpan.FromMilliseconds(50));
 
     /// <summary>
     /// What an operator does with a shovel: moves the messages of <paramref name="errorQueue"/> that mention
@@ -293,22 +264,12 @@ public class SagaSystem : IAsyncLifetime
         return moved;
     }
 
-    private ConnectionFactory Factory() => new()
-    {
-        HostName = Servers.RabbitHost, Port = Servers.RabbitPort, VirtualHost = _name, UserName = Servers.RabbitUsername, Password = Servers.RabbitPassword,
-    };
+    private ConnectionFactory Factory() => Servers.RabbitMq(_name).CreateConnectionFactory("tests: " + _name);
 
-    /// <summary>Waits until <paramref name="queue"/> holds at least <paramref name="count"/> messages, or 30 s; returns how many it holds.</summary>
-    public async Task<uint> UntilMessagesIn(string queue, uint count)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        uint held;
-        while ((held = await MessagesIn(queue)) < count && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-        }
-        return held;
-    }
+    /// <summary>Waits until <paramref name="queue"/> holds at least <paramref name="count"/> messages, for up to 30 s; returns how many it holds.</summary>
+    public Task<uint> UntilMessagesIn(string queue, uint count) =>
+        Eventually.Until(() => MessagesIn(queue), held => held >= count, $"{queue} held {count} messages", TimeSpan.FromSeconds(30),
+            every: TimeSpan.FromMilliseconds(50));
 
     public async Task<uint> MessagesIn(string queue)
     {
@@ -319,19 +280,11 @@ public class SagaSystem : IAsyncLifetime
 
     private async Task CreateVirtualHost()
     {
-        using var http = ManagementClient();
+        var rabbit = Servers.RabbitMq();
+        using var http = rabbit.CreateManagementClient();
         (await http.PutAsync($"api/vhosts/{_name}", null)).EnsureSuccessStatusCode();
         var permissions = new StringContent("""{"configure":".*","write":".*","read":".*"}""", Encoding.UTF8, "application/json");
-        (await http.PutAsync($"api/permissions/{_name}/{Servers.RabbitUsername}", permissions)).EnsureSuccessStatusCode();
-    }
-
-    private static HttpClient ManagementClient()
-    {
-        var port = Environment.GetEnvironmentVariable("RabbitMq__ManagementPort") is { Length: > 0 } p ? p : "15672";
-        var http = new HttpClient { BaseAddress = new Uri($"http://{Servers.RabbitHost}:{port}/") };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
-            Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Servers.RabbitUsername}:{Servers.RabbitPassword}")));
-        return http;
+        (await http.PutAsync($"api/permissions/{_name}/{rabbit.Username}", permissions)).EnsureSuccessStatusCode();
     }
 
     private static Dictionary<string, string> With(Dictionary<string, string> common, Dictionary<string, string> own) =>

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Saga.EndToEnd.Tests;
+namespace Saga.Testing;
 
 /// <summary>
 /// Receives the hosts' OTLP/HTTP trace exports and keeps the raw payloads: a trace id is 16 raw bytes

@@ -1,7 +1,7 @@
 using Npgsql;
-using RabbitMQ.Client;
+using Saga.Components.Hosting;
 
-namespace Saga.Components.Tests.Infrastructure;
+namespace Saga.Testing;
 
 /// <summary>
 /// The real servers the tests run against, configured by the same variables as infra/config.sh.
@@ -24,11 +24,16 @@ public static class Servers
         SslMode = SslMode.Disable,
     }.ConnectionString;
 
-    public static string RabbitHost => Env("RabbitMq__Host", "127.0.0.1");
-    public static ushort RabbitPort => ushort.Parse(Env("RabbitMq__Port", "5672"));
-    public static string RabbitVirtualHost => Env("RabbitMq__VirtualHost", "saga");
-    public static string RabbitUsername => Env("RabbitMq__Username", "saga");
-    public static string RabbitPassword => Env("RabbitMq__Password", "saga");
+    /// <summary>The broker, in <paramref name="virtualHost"/> when given; a copy of its own for each caller, to change as it likes.</summary>
+    public static RabbitMqOptions RabbitMq(string? virtualHost = null) => new()
+    {
+        Host = Env("RabbitMq__Host", "127.0.0.1"),
+        Port = ushort.Parse(Env("RabbitMq__Port", "5672")),
+        ManagementPort = int.Parse(Env("RabbitMq__ManagementPort", "15672")),
+        VirtualHost = virtualHost ?? Env("RabbitMq__VirtualHost", "saga"),
+        Username = Env("RabbitMq__Username", "saga"),
+        Password = Env("RabbitMq__Password", "saga"),
+    };
 
     public static async Task RequirePostgres()
     {
@@ -47,18 +52,15 @@ public static class Servers
 
     public static async Task RequireRabbitMq()
     {
+        var rabbit = RabbitMq();
         try
         {
-            var factory = new ConnectionFactory
-            {
-                HostName = RabbitHost, Port = RabbitPort, VirtualHost = RabbitVirtualHost, UserName = RabbitUsername, Password = RabbitPassword,
-            };
-            await using var connection = await factory.CreateConnectionAsync();
+            await using var connection = await rabbit.CreateConnectionFactory("tests: require RabbitMQ").CreateConnectionAsync();
         }
         catch (Exception e)
         {
             throw new InvalidOperationException(
-                $"RabbitMQ is not reachable at {RabbitHost}:{RabbitPort} (vhost {RabbitVirtualHost}): {e.Message}. Start it with `{StartCommand}`.", e);
+                $"RabbitMQ is not reachable at {rabbit.Host}:{rabbit.Port} (vhost {rabbit.VirtualHost}): {e.Message}. Start it with `{StartCommand}`.", e);
         }
     }
 }
