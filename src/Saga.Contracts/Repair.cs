@@ -1,6 +1,7 @@
 namespace Saga.Contracts;
 
-// Operator repair of a transfer that needs attention. Each is recorded on the transfer's stream with
+// Operator repair of a transfer that needs attention, and the fence at the destination ledger that every
+// compensation waits for. Each repair is recorded on the transfer's stream with
 // who asked and why.
 
 /// <summary>Send the credit again (safe: the credit is idempotent); refused once the credit was voided.</summary>
@@ -23,3 +24,16 @@ public sealed record RepairRejected(Guid TransferId, string State, string Reason
 
 /// <summary>The coordinator accepted a repair and recorded it.</summary>
 public sealed record RepairAccepted(Guid TransferId, string State);
+
+/// <summary>
+/// The fence before any compensation: the destination ledger records a void under the key the
+/// transfer's credit would write, unless the credit is there already. Answered
+/// <see cref="CreditVoided"/> when the void stands, <see cref="AccountCredited"/> when the credit won.
+/// </summary>
+public sealed record VoidCredit(Guid TransferId, AccountRef Account, decimal Amount);
+
+/// <summary>
+/// The transfer's credit can never be applied at <see cref="Account"/>'s ledger. <see cref="RefusedCopy"/>
+/// is set when the answer is to a copy of the credit that arrived after the void and was refused.
+/// </summary>
+public sealed record CreditVoided(Guid TransferId, AccountRef Account, decimal Amount, bool RefusedCopy = false);
