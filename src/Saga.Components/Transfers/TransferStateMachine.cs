@@ -110,16 +110,10 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
                     credit => credit.Then(ConfirmCredit).TransitionTo(Completed),
                     other => other.Then(c => Ignore(c, "no refund was sent"))),
             // No confirmation in time (a lost message, a ledger that was down): the scan has the credit sent again…
-            When(CheckBackDue)
-                .IfElse(c => !Due(c.Saga),
-                    early => early.Then(c => Ignore(c, "the credit is not overdue")),
-                    due => due.IfElse(c => c.Saga.CreditSends < _options.MaxCreditSends,
-                        resend => resend.Then(RequestCredit).Send(c => DestinationLedger(c.Saga), c => CreditFor(c.Saga)),
-                        // …up to a bound; then a person looks at the destination ledger.
-                        exhausted => exhausted
-                            .Then(c => c.Saga.Record(new TransferNeedsAttention(
-                                $"credit to {c.Saga.To} not confirmed after {c.Saga.CreditSends} sends", Now)))
-                            .TransitionTo(NeedsAttention))),
+            // …up to a bound; then a person looks at the destination ledger.
+            ResendOrHandOver(When(CheckBackDue), "credit",
+                resend => resend.Then(RequestCredit).Send(c => DestinationLedger(c.Saga), c => CreditFor(c.Saga)),
+                s => $"credit to {s.To} not confirmed after {s.CreditSends} sends"),
             // 5. The credit failed after all retries: a person decides.
             When(CreditFaulted)
                 .IfElse(c => c.Message.Message.Purpose == CreditPurpose.Transfer,
@@ -157,28 +151,16 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
                 .IfElse(c => c.Message.Message.Purpose == CreditPurpose.Transfer,
                     credit => credit.Then(c => c.Saga.Record(new CreditFailed(nameof(CreditPurpose.Transfer), FaultReason(c.Message), Now))),
                     other => other.Then(c => Ignore(c, "no refund was sent"))),
-            When(CheckBackDue)
-                .IfElse(c => !Due(c.Saga),
-                    early => early.Then(c => Ignore(c, "the void is not overdue")),
-                    due => due.IfElse(c => c.Saga.CreditSends < _options.MaxCreditSends,
-                        resend => resend.Then(RequestVoid).Send(c => DestinationLedger(c.Saga), c => VoidFor(c.Saga)),
-                        exhausted => exhausted
-                            .Then(c => c.Saga.Record(new TransferNeedsAttention(
-                                $"ledger {c.Saga.ToLedger} did not answer the void of the credit to {c.Saga.To} after {c.Saga.CreditSends} sends: " +
-                                "nothing was refunded; ask again when it answers", Now)))
-                            .TransitionTo(NeedsAttention))));
+            ResendOrHandOver(When(CheckBackDue), "void",
+                resend => resend.Then(RequestVoid).Send(c => DestinationLedger(c.Saga), c => VoidFor(c.Saga)),
+                s => $"ledger {s.ToLedger} did not answer the void of the credit to {s.To} after {s.CreditSends} sends: " +
+                     "nothing was refunded; ask again when it answers"));
 
         // The refund (a compensating credit to the source account) is in flight; the credit is voided.
         During(Refunding,
-            When(CheckBackDue)
-                .IfElse(c => !Due(c.Saga),
-                    early => early.Then(c => Ignore(c, "the refund is not overdue")),
-                    due => due.IfElse(c => c.Saga.CreditSends < _options.MaxCreditSends,
-                        resend => resend.Then(RequestRefund).Send(c => SourceLedger(c.Saga), c => RefundFor(c.Saga)),
-                        exhausted => exhausted
-                            .Then(c => c.Saga.Record(new TransferNeedsAttention(
-                                $"refund to {c.Saga.From} not confirmed after {c.Saga.CreditSends} sends", Now)))
-                            .TransitionTo(NeedsAttention))),
+            ResendOrHandOver(When(CheckBackDue), "refund",
+                resend => resend.Then(RequestRefund).Send(c => SourceLedger(c.Saga), c => RefundFor(c.Saga)),
+                s => $"refund to {s.From} not confirmed after {s.CreditSends} sends"),
             When(Credited)
                 .IfElse(c => c.Message.Purpose == CreditPurpose.Refund,
                     refund => refund.Then(ConfirmRefund).TransitionTo(Refunded),
@@ -383,6 +365,21 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
     private DateTimeOffset ResendAt(TransferState s) => Now + _options.CreditResendInterval(s.CreditSends + 1);
 
     private bool Due(TransferState s) => s.ScanDueAt is { } due && due <= Now;
+
+    /// <summary>
+    /// The scan found a transfer whose credit, void or refund is unconfirmed: early (a repeat of the scan's
+    /// message), it has no effect; overdue, it is sent again, up to <see cref="TransferSagaOptions.MaxCreditSends"/>;
+    /// then the transfer needs attention with <paramref name="reason"/>.
+    /// </summary>
+    private EventActivityBinder<TransferState, CheckBackDue> ResendOrHandOver(EventActivityBinder<TransferState, CheckBackDue> when, string what,
+        Func<EventActivityBinder<TransferState, CheckBackDue>, EventActivityBinder<TransferState, CheckBackDue>> resend, Func<TransferState, string> reason) =>
+        when.IfElse(c => !Due(c.Saga),
+            early => early.Then(c => Ignore(c, $"the {what} is not overdue")),
+            due => due.IfElse(c => c.Saga.CreditSends < _options.MaxCreditSends,
+                resend,
+                exhausted => exhausted
+                    .Then(c => c.Saga.Record(new TransferNeedsAttention(reason(c.Saga), Now)))
+                    .TransitionTo(NeedsAttention)));
 
     private void RequestVoid<T>(BehaviorContext<TransferState, T> c) where T : class =>
         c.Saga.Record(new VoidRequested(c.Saga.ToLedger, c.Saga.ToAccount, Now, ResendAt(c.Saga)));
