@@ -3,6 +3,7 @@ using MassTransit.Context;
 using MassTransit.Saga;
 using Marten;
 using Saga.Components.Transfers;
+using Saga.Contracts;
 
 namespace Saga.Components.EventStore;
 
@@ -52,8 +53,10 @@ public sealed class EventSourcedSagaRepository(IDocumentStore store, TransferCom
 
         // A request may be answered without anything written (a repeated half message, a rejected
         // repair), so no expected version would catch a copy another coordinator made stale. Every
-        // other message records an event, whose commit fails on a stale copy.
-        private bool MayUseCopy => FirstAttempt && _context.RequestId is null && _context.ResponseAddress is null;
+        // other message records an event, whose commit fails on a stale copy. The scan's CheckBackDue
+        // comes for a transfer that waited, which another coordinator has often moved on meanwhile
+        // (under chaos, most of the coordinators' conflicts): it reads what the scan read.
+        private bool MayUseCopy => FirstAttempt && _context.RequestId is null && _context.ResponseAddress is null && _context.Message is not CheckBackDue;
 
         public Task<SagaConsumeContext<TransferState, TMessage>> Add(TransferState instance) =>
             Task.FromResult<SagaConsumeContext<TransferState, TMessage>>(new DefaultSagaConsumeContext<TransferState, TMessage>(_context, instance));
