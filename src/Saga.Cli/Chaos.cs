@@ -101,12 +101,13 @@ public static class Chaos
         }
 
         // Each fault returns what it did and when the failed part was restarted or let go: the bound counts from there.
+        // A host is restarted when it is ready again (its /health/ready), as RabbitMQ and PostgreSQL are when their restart returns.
         async Task<(string, DateTimeOffset)> Kill(IReadOnlyList<HostProcess> hosts, CancellationToken stop)
         {
             IReadOnlyList<HostProcess> victims = hosts.Count > 1 && random.Next(3) == 0 ? hosts : [hosts[random.Next(hosts.Count)]];
-            var restarted = DateTimeOffset.UtcNow;
+            var killed = Stopwatch.GetTimestamp();
             await system.Restart(victims, kill: true, stop);
-            return ($"kill -9 {Names(victims)}, started again", restarted);
+            return ($"kill -9 {Names(victims)}, ready again after {Stopwatch.GetElapsedTime(killed).TotalSeconds:0.0} s", DateTimeOffset.UtcNow);
         }
 
         async Task<(string, DateTimeOffset)> Flaky(CancellationToken stop)
@@ -115,9 +116,10 @@ public static class Chaos
             {
                 b.Set("Ledger__FaultInjection__TransientFailureRate", "0.2");
             }
-            var restarted = DateTimeOffset.UtcNow;
+            var killed = Stopwatch.GetTimestamp();
             await system.Restart(system.LedgersB, kill: true, stop);
-            return ($"{Names(system.LedgersB)} killed and started with 20 % of credit attempts failing transiently, for the rest of the run", restarted);
+            return ($"{Names(system.LedgersB)} killed and ready again after {Stopwatch.GetElapsedTime(killed).TotalSeconds:0.0} s with 20 % of credit attempts failing transiently, for the rest of the run",
+                DateTimeOffset.UtcNow);
         }
 
         async Task<(string, DateTimeOffset)> Service(string name, string[] command)
@@ -180,11 +182,10 @@ public static class Chaos
                 }
             }
             var held = Stopwatch.GetElapsedTime(start);
-            var restarted = DateTimeOffset.UtcNow;
             await system.Restart(system.LedgersB, kill: true, stop);
             return ($"credits to {failing.Count} of B's accounts failed for {held.TotalSeconds:0.0} s, waiting in the scheduler's redelivery; the operator meanwhile made " +
-                    $"{person.Made("refund", InRedelivery)} refund(s) and {person.Made("resolve", InRedelivery)} resolve(s); {Names(system.LedgersB)} killed and started without the fault",
-                restarted);
+                    $"{person.Made("refund", InRedelivery)} refund(s) and {person.Made("resolve", InRedelivery)} resolve(s); {Names(system.LedgersB)} killed and ready again without the fault",
+                DateTimeOffset.UtcNow);
         }
 
         async Task Faults(string run, CancellationToken stop)
