@@ -196,10 +196,6 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
                     repeat => repeat.Then(RecordRefusedCopy),
                     first => first.Then(RecordVoid)),
             // The producer's answer after the transfer was handed to a person: the debit is now known, so a refund can be made.
-            When(Commit)
-                .IfElse(c => c.Saga.DebitCommitted,
-                    repeat => repeat.Then(c => Ignore(c, "the debit is known to have committed")),
-                    first => first.Then(DebitCommittedLate).TransitionTo(NeedsAttention)),
             When(CheckBackAnswered)
                 .Then(RecordAnswer)
                 .If(c => c.Message.Outcome == LocalTransactionOutcome.Committed && !c.Saga.DebitCommitted, late => late
@@ -292,12 +288,14 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
             When(Voided).Then(RecordRefusedCopy));
         During(Refunding, When(Voided).Then(RecordRefusedCopy));
 
-        // A transfer resolved before its debit was known: the producer's commit reopens it for a person.
-        During(Resolved,
+        // The producer's commit after the transfer was handed to a person, or resolved before its debit was
+        // known: recorded, and the transfer (re)opened for a person, who may now refund.
+        During(NeedsAttention, Resolved,
             When(Commit)
                 .IfElse(c => c.Saga.DebitCommitted,
                     repeat => repeat.Then(c => Ignore(c, "the debit is known to have committed")),
-                    first => first.Then(DebitCommittedLate).TransitionTo(NeedsAttention)),
+                    first => first.Then(DebitCommittedLate).TransitionTo(NeedsAttention)));
+        During(Resolved,
             When(CheckBackAnswered)
                 .Then(RecordAnswer)
                 .If(c => c.Message.Outcome == LocalTransactionOutcome.Committed && !c.Saga.DebitCommitted, late => late
