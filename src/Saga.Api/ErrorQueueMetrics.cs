@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Saga.Components.Hosting;
+using Saga.Contracts;
 
 namespace Saga.Api;
 
@@ -40,7 +41,7 @@ public sealed class ErrorQueueMetrics : IDisposable
         foreach (var queue in queues.EnumerateArray())
         {
             var name = queue.GetProperty("name").GetString() ?? "";
-            if (name.EndsWith("_error", StringComparison.Ordinal))
+            if (name.EndsWith(Queues.Error(""), StringComparison.Ordinal))
             {
                 var messages = queue.TryGetProperty("messages", out var m) ? m.GetInt64() : 0;
                 total += messages;

@@ -1,9 +1,9 @@
 namespace Saga.Contracts;
 
 /// <summary>
-/// Sent by the coordinator's check-back scan when a transfer has stayed a half message past its due
-/// time. <see cref="Attempt"/> is the check-back it asks for (1-based); a stale or repeated one is
-/// recorded and ignored.
+/// Sent by the coordinator's check-back scan when a transfer's next step is due: a half message waited
+/// past its check-back time, or a credit, void or refund was not confirmed in time and is sent again.
+/// <see cref="Attempt"/> is the check-back it asks for (1-based); a stale or repeated one is recorded and has no effect.
 /// </summary>
 public sealed record CheckBackDue(Guid TransferId, int Attempt);
 

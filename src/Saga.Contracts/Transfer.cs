@@ -55,8 +55,8 @@ public sealed record TransferSubmitted(Guid TransferId, LocalTransactionOutcome 
 /// <summary>
 /// The producer refused before touching money: no half message stored, or a reused id with another body.
 /// <see cref="Kind"/> says which, for a client to act on; <see cref="Reason"/> is for people.
-/// Absent (from a producer older than the field) it is to be read as <see cref="TransferRejectionKind.NotAcknowledged"/>:
-/// refused for now, safe to ask again.
+/// Absent (from a producer older than the field) the kind is unknown: nothing was debited, and the Api
+/// answers as for <see cref="TransferRejectionKind.NotAcknowledged"/> (503).
 /// </summary>
 public sealed record TransferRejected(Guid TransferId, string Reason, TransferRejectionKind? Kind = null);
 

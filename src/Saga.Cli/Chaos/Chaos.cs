@@ -393,8 +393,9 @@ public static class Chaos
     {
         var unexplained = 0;
         await using var command = db.CreateCommand(
-            "select id, data->>'Reason' from saga.mt_doc_transfer where current_state = 'NeedsAttention' and data->>'FromAccount' like $1");
+            "select id, data->>'Reason' from saga.mt_doc_transfer where current_state = $2 and data->>'FromAccount' like $1");
         command.Parameters.Add(new() { Value = run + "-%" });
+        command.Parameters.Add(new() { Value = TransferStates.NeedsAttention });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {

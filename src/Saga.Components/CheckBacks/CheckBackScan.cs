@@ -1,6 +1,7 @@
 using Marten;
 using MassTransit;
 using Microsoft.Extensions.Options;
+using Npgsql;
 using Saga.Components.Transfers;
 using Saga.Contracts;
 
@@ -27,8 +28,9 @@ public sealed class CheckBackScanOptions
 }
 
 /// <summary>
-/// The broker's periodic scan of RocketMQ, for transfers: finds the half messages whose check-back is
-/// due (an index on the transfer view) and sends each a <see cref="CheckBackDue"/> naming the attempt.
+/// The broker's periodic scan of RocketMQ, for transfers: finds the transfers whose next step is due (an
+/// index on the transfer view's ScanDueAt) and sends each a <see cref="CheckBackDue"/> naming the attempt:
+/// a half message's check-back, or the resend of an unconfirmed credit, void or refund.
 /// The saga does the asking; a repeated or stale attempt has no effect there, so overlapping scans are
 /// harmless. A transfer that commits in time is never seen here.
 /// Each due (transfer, version, due time, attempt) is sent once per <see cref="CheckBackScanOptions.Lease"/>,
@@ -37,7 +39,6 @@ public sealed class CheckBackScanOptions
 /// </summary>
 public sealed class CheckBackScan(IDocumentStore store, IBus bus, TimeProvider clock, IOptions<CheckBackScanOptions> options)
 {
-
     private readonly Dictionary<Guid, Lease> _leases = [];
     private readonly Lock _leasesLock = new();
 
@@ -51,6 +52,25 @@ public sealed class CheckBackScan(IDocumentStore store, IBus bus, TimeProvider c
                 return _leases.Count;
             }
         }
+    }
+
+    /// <summary>
+    /// Transfers in flight that were stored before the due time was named <c>ScanDueAt</c> (it was
+    /// <c>NextCheckBackAt</c>) carry it under the old name and have nothing in the scan's column: the scan
+    /// would never find them, and a debited transfer would wait for ever. Moves it to the new name and
+    /// column. Run by the node that takes the scan; cheap once done (in-flight transfers only, by state).
+    /// </summary>
+    public async Task<int> UpgradeStoredDueTimes(NpgsqlConnection connection, CancellationToken cancellationToken = default)
+    {
+        var view = $"{store.Options.DatabaseSchemaName}.mt_doc_transfer";
+        await using var command = new NpgsqlCommand($"""
+            update {view}
+            set data = (data - 'NextCheckBackAt') || jsonb_build_object('ScanDueAt', data -> 'NextCheckBackAt'),
+                scan_due_at = (data ->> 'NextCheckBackAt')::timestamptz
+            where current_state = any($1) and data ? 'NextCheckBackAt'
+            """, connection);
+        command.Parameters.Add(new() { Value = TransferStates.InFlight.ToArray() });
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>One scan; returns how many check-backs it sent.</summary>

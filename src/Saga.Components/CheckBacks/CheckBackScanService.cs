@@ -30,6 +30,10 @@ public sealed class CheckBackScanService(
                 if (await TryLock(connection, stoppingToken))
                 {
                     logger.LogInformation("This coordinator runs the check-back scan");
+                    if (await scan.UpgradeStoredDueTimes(connection, stoppingToken) is > 0 and var upgraded)
+                    {
+                        logger.LogWarning("{Count} transfers in flight stored by an older version had their due time moved to ScanDueAt", upgraded);
+                    }
                     while (await timer.WaitForNextTickAsync(stoppingToken))
                     {
                         var sent = await scan.RunOnce(stoppingToken);

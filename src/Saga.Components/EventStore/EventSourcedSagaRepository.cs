@@ -55,7 +55,7 @@ public sealed class EventSourcedSagaRepository(IDocumentStore store, TransferCom
         // repair), so no expected version would catch a copy another coordinator made stale. Every
         // other message records an event, whose commit fails on a stale copy. The scan's CheckBackDue
         // comes for a transfer that waited, which another coordinator has often moved on meanwhile
-        // (under chaos, most of the coordinators' conflicts): it reads what the scan read.
+        // (under chaos, most of the coordinators' conflicts): it reads the database, as the scan did.
         private bool MayUseCopy => FirstAttempt && _context.RequestId is null && _context.ResponseAddress is null && _context.Message is not CheckBackDue;
 
         public Task<SagaConsumeContext<TransferState, TMessage>> Add(TransferState instance) =>

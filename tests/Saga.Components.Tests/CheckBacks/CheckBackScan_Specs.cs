@@ -1,4 +1,7 @@
 using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Saga.Components.CheckBacks;
 using Saga.Components.Tests.Infrastructure;
 using Saga.Components.Tests.Transfers;
 using Saga.Components.Transfers;
@@ -16,6 +19,36 @@ public sealed class CheckBackScan_Specs : IAsyncLifetime
     public Task InitializeAsync() => _schema.InitializeAsync();
 
     public Task DisposeAsync() => _schema.DisposeAsync();
+
+    [Fact]
+    public async Task A_transfer_in_flight_stored_by_the_older_version_is_found_by_the_scan_after_the_upgrade()
+    {
+        await using var s = await Start(_schema);
+        var id = await s.Prepare();
+        var done = await s.Committed();
+        await s.Send(new AccountCredited(done, Bob, 100m));
+        await s.InState(done, s.Machine.Completed);
+        await using var connection = new NpgsqlConnection(Servers.PostgresConnectionString);
+        await connection.OpenAsync();
+        // As the version before the rename stored it: the due time under its old name, nothing in the new column.
+        await using (var older = new NpgsqlCommand($"""
+            update {_schema.Name}.mt_doc_transfer
+            set data = (data - 'ScanDueAt') || jsonb_build_object('NextCheckBackAt', data -> 'ScanDueAt'), scan_due_at = null
+            where id = $1
+            """, connection))
+        {
+            older.Parameters.Add(new() { Value = id });
+            Assert.Equal(1, await older.ExecuteNonQueryAsync());
+        }
+        Assert.Equal(0, await s.CheckBackDueScan(s.Options.CheckBackTimeout + TimeSpan.FromSeconds(1)));
+
+        var scan = s.Services.GetRequiredService<CheckBackScan>();
+        Assert.Equal(1, await scan.UpgradeStoredDueTimes(connection));
+        Assert.Equal(0, await scan.UpgradeStoredDueTimes(connection)); // once done, nothing to do
+
+        Assert.Equal(1, await s.CheckBackDueScan(TimeSpan.Zero));
+        Assert.Equal(1, (await s.CheckSent(id, 1)).Attempt);
+    }
 
     [Fact]
     public async Task Nothing_due_sends_nothing()
