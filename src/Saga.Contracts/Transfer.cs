@@ -23,6 +23,13 @@ public sealed record StoreHalfMessage(Guid TransferId, AccountRef From, AccountR
 /// </summary>
 public sealed record HalfMessageAcknowledged(Guid TransferId, string State, string? Conflict = null);
 
+/// <summary>
+/// The coordinator holds the half message (this is its acknowledgement): the producer, the ledger owning
+/// <see cref="From"/>, runs its local transaction (the debit) once and answers Commit or Rollback.
+/// Sent only while the transfer is Prepared; a repeat finds the recorded outcome and debits nothing.
+/// </summary>
+public sealed record ExecuteLocalTransaction(Guid TransferId, AccountRef From, AccountRef To, decimal Amount, string Currency);
+
 /// <summary>The producer's local transaction (the debit) committed: deliver the credit.</summary>
 public sealed record CommitTransfer(Guid TransferId);
 

@@ -8,7 +8,7 @@ namespace Saga.Components.Ledgers;
 /// <summary>The outcome of the producer's local transaction, as recorded under the transfer id.</summary>
 public sealed record LocalTransaction(LocalTransactionOutcome Outcome, string? Reason, string? FromAccount, string? ToLedger, string? ToAccount, decimal? Amount)
 {
-    public bool Matches(SubmitTransfer t) =>
+    public bool Matches(ExecuteLocalTransaction t) =>
         FromAccount == t.From.AccountId && ToLedger == t.To.Ledger && ToAccount == t.To.AccountId && Amount == t.Amount;
 }
 
@@ -165,7 +165,7 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
     /// insufficient balance or an unknown account is recorded as rolled back. If a check-back's
     /// tombstone already holds the transfer id, nothing is debited and the tombstone's outcome stands.
     /// </summary>
-    public async Task<LocalTransaction> RunLocalTransaction(SubmitTransfer transfer, CancellationToken cancellationToken)
+    public async Task<LocalTransaction> RunLocalTransaction(ExecuteLocalTransaction transfer, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand($"""
             with debit as (

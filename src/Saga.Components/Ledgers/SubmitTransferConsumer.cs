@@ -80,8 +80,9 @@ public sealed class SubmitTransferConsumer(
             return;
         }
 
-        var local = await ledger.RunLocalTransaction(transfer, context.CancellationToken);
-        if (local.FromAccount is not null && !local.Matches(transfer))
+        var local = await ledger.RunLocalTransaction(
+            new ExecuteLocalTransaction(transfer.TransferId, transfer.From, transfer.To, transfer.Amount, transfer.Currency), context.CancellationToken);
+        if (local.FromAccount is not null && !local.Matches(new(transfer.TransferId, transfer.From, transfer.To, transfer.Amount, transfer.Currency)))
         {
             // A concurrent request with the same id and another body recorded its transfer first.
             await context.RespondAsync(new TransferRejected(transfer.TransferId, ReusedId, TransferRejectionKind.IdReused));
@@ -115,7 +116,7 @@ public sealed class SubmitTransferConsumer(
     private static Task Answer(ConsumeContext<SubmitTransfer> context, LocalTransaction recorded)
     {
         var transfer = context.Message;
-        return recorded.FromAccount is null || recorded.Matches(transfer)
+        return recorded.FromAccount is null || recorded.Matches(new(transfer.TransferId, transfer.From, transfer.To, transfer.Amount, transfer.Currency))
             ? context.RespondAsync(new TransferSubmitted(transfer.TransferId, recorded.Outcome, recorded.Reason))
             : context.RespondAsync(new TransferRejected(transfer.TransferId, ReusedId, TransferRejectionKind.IdReused));
     }

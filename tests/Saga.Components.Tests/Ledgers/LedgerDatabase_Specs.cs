@@ -31,7 +31,7 @@ public sealed class LedgerDatabase_Specs : IAsyncLifetime
         await _dataSource.DisposeAsync();
     }
 
-    private SubmitTransfer Transfer(string from, decimal amount, Guid? id = null) =>
+    private ExecuteLocalTransaction Transfer(string from, decimal amount, Guid? id = null) =>
         new(id ?? Guid.NewGuid(), new AccountRef(_id, from), new AccountRef("B", "bob"), amount, "EUR");
 
     [Fact]
