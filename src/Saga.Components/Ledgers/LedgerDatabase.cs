@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Saga.Components.Hosting;
 using Saga.Contracts;
 
 namespace Saga.Components.Ledgers;
@@ -29,16 +30,39 @@ public sealed class UnknownAccountException(string ledger, string accountId)
 
 /// <summary>
 /// One ledger's tables, in a schema of its own: accounts, the producer's local-transaction records and
-/// the consumer's credit records. Each operation is one statement or one short transaction.
+/// the consumer's credit records. Each operation is one statement or one short transaction; local
+/// transactions and credits waiting at the same moment share one transaction (group commit).
 /// </summary>
-public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerOptions> options)
+public sealed class LedgerDatabase : IAsyncDisposable
 {
     private const string Committed = "committed";
     private const string RolledBack = "rolled_back";
-    private const string UniqueViolation = "23505";
 
-    private readonly string _s = options.Value.Schema;
-    private readonly string _ledger = options.Value.Id;
+    /// <summary>
+    /// The reason a record holds between its insert and its outcome, within the batch's transaction:
+    /// never committed, so it marks the records this transaction inserted.
+    /// </summary>
+    private const string Deciding = "deciding";
+
+    private const int MaxBatch = 256;
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly string _s;
+    private readonly string _ledger;
+    private readonly GroupCommit<ExecuteLocalTransaction, LocalTransaction> _localTransactions;
+    private readonly GroupCommit<CreditRequest, CreditOutcome?> _credits;
+
+    public LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerOptions> options)
+    {
+        _dataSource = dataSource;
+        _s = options.Value.Schema;
+        _ledger = options.Value.Id;
+        // A lost connection or a deadlock is no one item's fault: the whole batch fails and is redelivered.
+        _localTransactions = new(WriteLocalTransactions, MaxBatch, IsItemFault);
+        _credits = new(WriteCredits, MaxBatch, IsItemFault);
+    }
+
+    private static bool IsItemFault(Exception e) => e is not NpgsqlException { IsTransient: true };
 
     // Accounts are never deleted: once seen to exist, an account needs no read before a half message.
     private const int MaxKnownAccounts = 1_000_000;
@@ -56,7 +80,7 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
 
     public async Task Migrate(CancellationToken cancellationToken = default)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         // Several instances of one ledger may start at once.
         await Execute(connection, $"select pg_advisory_xact_lock(hashtext('{_s}'))", cancellationToken);
@@ -92,7 +116,7 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
     /// <summary>Opens the account, or finds it open already: (balance, opening balance, created).</summary>
     public async Task<(decimal Balance, decimal OpeningBalance, bool Created)> Open(string accountId, decimal openingBalance, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"""
+        await using var command = _dataSource.CreateCommand($"""
             with opened as (
                 insert into {_s}.accounts (account_id, balance, opening_balance) values ($1, $2, $2)
                 on conflict (account_id) do nothing returning balance, opening_balance)
@@ -115,7 +139,7 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
 
     public async Task<decimal?> Balance(string accountId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"select balance from {_s}.accounts where account_id = $1");
+        await using var command = _dataSource.CreateCommand($"select balance from {_s}.accounts where account_id = $1");
         command.Parameters.Add(new() { Value = accountId });
         return await command.ExecuteScalarAsync(cancellationToken) as decimal?;
     }
@@ -123,7 +147,7 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
     /// <summary>One round trip before the half message: a recorded outcome for this transfer, and whether its source account exists.</summary>
     public async Task<(LocalTransaction? Recorded, bool SourceExists)> BeforeHalfMessage(Guid transferId, string fromAccount, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"""
+        await using var command = _dataSource.CreateCommand($"""
             select outcome, reason, from_account, to_ledger, to_account, amount, true from {_s}.local_transactions where transfer_id = $1
             union all
             select null, null, null, null, null, null, exists (select 1 from {_s}.accounts where account_id = $2)
@@ -153,7 +177,7 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
 
     public async Task<LocalTransaction?> FindLocalTransaction(Guid transferId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
+        await using var command = _dataSource.CreateCommand(
             $"select outcome, reason, from_account, to_ledger, to_account, amount from {_s}.local_transactions where transfer_id = $1");
         command.Parameters.Add(new() { Value = transferId });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -161,40 +185,75 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
     }
 
     /// <summary>
-    /// The producer's local transaction: the debit and the record of its outcome, in one statement. An
-    /// insufficient balance or an unknown account is recorded as rolled back. If a check-back's
-    /// tombstone already holds the transfer id, nothing is debited and the tombstone's outcome stands.
+    /// The producer's local transaction: the debit and the record of its outcome, committed together. An
+    /// insufficient balance or an unknown account is recorded as rolled back. If a record already holds the
+    /// transfer id (a duplicate request, or a check-back's tombstone), nothing is debited and that record's
+    /// outcome stands.
     /// </summary>
-    public async Task<LocalTransaction> RunLocalTransaction(ExecuteLocalTransaction transfer, CancellationToken cancellationToken)
+    public Task<LocalTransaction> RunLocalTransaction(ExecuteLocalTransaction transfer, CancellationToken cancellationToken) =>
+        _localTransactions.Run(transfer, cancellationToken);
+
+    /// <summary>
+    /// A batch of local transactions in one transaction and one round trip. The records go in first, with
+    /// no conflict raised: a record there already (or in flight from another connection, which the insert
+    /// waits for) keeps its transfer out of the debit, so no unique violation aborts the others. Then the
+    /// debits are decided per account, smallest first: a transfer is debited when the running sum up to it
+    /// fits the balance, which is what one after the other in that order would give. The read comes last, a
+    /// statement of its own, so it sees the records the insert waited for.
+    /// </summary>
+    private async Task<IReadOnlyList<LocalTransaction>> WriteLocalTransactions(IReadOnlyList<ExecuteLocalTransaction> transfers, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"""
-            with debit as (
-                update {_s}.accounts set balance = balance - $2 where account_id = $1 and balance >= $2 returning 1)
+        var ids = transfers.Select(t => t.TransferId).ToArray();
+        var froms = transfers.Select(t => t.From.AccountId).ToArray();
+        await using var batch = _dataSource.CreateBatch();
+        // Accounts locked in one order, so two batches (of two instances of this ledger, or a credit batch) never deadlock.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(
+            $"select 1 from {_s}.accounts where account_id = any($1) order by account_id for update") { Parameters = { new() { Value = froms } } });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"""
             insert into {_s}.local_transactions (transfer_id, outcome, reason, from_account, to_ledger, to_account, amount)
-            select $3,
-                   case when exists (select 1 from debit) then '{Committed}' else '{RolledBack}' end,
-                   case when exists (select 1 from debit) then null
-                        when exists (select 1 from {_s}.accounts where account_id = $1) then 'insufficient funds'
-                        else 'unknown account' end,
-                   $1, $4, $5, $2
-            returning outcome, reason, from_account, to_ledger, to_account, amount
-            """);
-        command.Parameters.Add(new() { Value = transfer.From.AccountId });
-        command.Parameters.Add(new() { Value = transfer.Amount });
-        command.Parameters.Add(new() { Value = transfer.TransferId });
-        command.Parameters.Add(new() { Value = transfer.To.Ledger });
-        command.Parameters.Add(new() { Value = transfer.To.AccountId });
-        try
+            select distinct on (t.id) t.id, '{RolledBack}', '{Deciding}', t.from_account, t.to_ledger, t.to_account, t.amount
+            from unnest($1::uuid[], $2::text[], $3::numeric[], $4::text[], $5::text[]) with ordinality t(id, from_account, amount, to_ledger, to_account, n)
+            order by t.id, t.n
+            on conflict (transfer_id) do nothing
+            """)
         {
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            await reader.ReadAsync(cancellationToken);
-            return Read(reader);
-        }
-        catch (PostgresException e) when (e.SqlState == UniqueViolation)
+            Parameters =
+            {
+                new() { Value = ids }, new() { Value = froms }, new() { Value = transfers.Select(t => t.Amount).ToArray() },
+                new() { Value = transfers.Select(t => t.To.Ledger).ToArray() }, new() { Value = transfers.Select(t => t.To.AccountId).ToArray() },
+            },
+        });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"""
+            with mine as (
+                select l.transfer_id, l.from_account, l.amount, a.balance is not null as known,
+                       sum(l.amount) over (partition by l.from_account order by l.amount, l.transfer_id rows unbounded preceding) <= a.balance as debited
+                from {_s}.local_transactions l left join {_s}.accounts a on a.account_id = l.from_account
+                where l.transfer_id = any($1) and l.reason = '{Deciding}'),
+            debit as (
+                update {_s}.accounts a set balance = a.balance - d.total
+                from (select from_account, sum(amount) as total from mine where debited group by from_account) d
+                where a.account_id = d.from_account)
+            update {_s}.local_transactions l
+            set outcome = case when m.debited then '{Committed}' else '{RolledBack}' end,
+                reason = case when m.debited then null when m.known then 'insufficient funds' else 'unknown account' end
+            from mine m
+            where l.transfer_id = m.transfer_id
+            """) { Parameters = { new() { Value = ids } } });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(
+            $"select outcome, reason, from_account, to_ledger, to_account, amount, transfer_id from {_s}.local_transactions where transfer_id = any($1)")
+            { Parameters = { new() { Value = ids } } });
+
+        var recorded = new Dictionary<Guid, LocalTransaction>(ids.Length);
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
-            // Recorded before us (a duplicate request, or a check-back's tombstone); the debit was undone with the statement.
-            return (await FindLocalTransaction(transfer.TransferId, cancellationToken))!;
+            await reader.NextResultAsync(cancellationToken); // past the locked accounts
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                recorded[reader.GetGuid(6)] = Read(reader);
+            }
         }
+        return [.. ids.Select(id => recorded.TryGetValue(id, out var r) ? r
+            : throw new InvalidOperationException($"transfer {id} has no local transaction record after its insert"))];
     }
 
     /// <summary>
@@ -204,7 +263,7 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
     /// </summary>
     public async Task<LocalTransaction> CheckBack(Guid transferId, CancellationToken cancellationToken)
     {
-        await using var batch = dataSource.CreateBatch();
+        await using var batch = _dataSource.CreateBatch();
         batch.BatchCommands.Add(new NpgsqlBatchCommand(
             $"insert into {_s}.local_transactions (transfer_id, outcome, reason) values ($1, '{RolledBack}', 'no local transaction when checked back') " +
             "on conflict (transfer_id) do nothing") { Parameters = { new() { Value = transferId } } });
@@ -224,43 +283,92 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
     /// A credit recorded before, or a void recorded under the same key, leaves the balance alone.
     /// Throws <see cref="UnknownAccountException"/> for an account this ledger does not hold.
     /// </summary>
-    public async Task<CreditOutcome> Credit(Guid transferId, CreditPurpose purpose, string accountId, decimal amount, CancellationToken cancellationToken)
+    public async Task<CreditOutcome> Credit(Guid transferId, CreditPurpose purpose, string accountId, decimal amount, CancellationToken cancellationToken) =>
+        await _credits.Run(new CreditRequest(transferId, purpose, accountId, amount), cancellationToken)
+        ?? throw new UnknownAccountException(_ledger, accountId);
+
+    /// <summary>
+    /// A batch of credits in one transaction and one round trip; null for a credit to an unknown account,
+    /// which records nothing. One record per key: the first credit of a key to an account that exists.
+    /// Each account is credited once, with the sum of its credits recorded (an update joined to two rows
+    /// of one account would apply one). The read of the records that stopped an insert is a statement of
+    /// its own: such a record may have committed after the insert's snapshot, while the insert waited.
+    /// </summary>
+    private async Task<IReadOnlyList<CreditOutcome?>> WriteCredits(IReadOnlyList<CreditRequest> credits, CancellationToken cancellationToken)
     {
-        // One statement, so one round trip and no BEGIN/COMMIT: nothing is recorded for an unknown account.
-        await using var command = dataSource.CreateCommand($"""
-            with account as (
-                select account_id from {_s}.accounts where account_id = $3),
-            recorded as (
-                insert into {_s}.credits (transfer_id, purpose, account_id, amount) select $1, $2, account_id, $4 from account
-                on conflict (transfer_id, purpose) do nothing returning account_id, amount),
+        var ids = credits.Select(c => c.TransferId).ToArray();
+        var purposes = credits.Select(c => (short)c.Purpose).ToArray();
+        var accounts = credits.Select(c => c.AccountId).ToArray();
+        await using var batch = _dataSource.CreateBatch();
+        // Accounts locked in one order, so this batch never deadlocks with a local-transaction batch or another instance's.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(
+            $"select account_id from {_s}.accounts where account_id = any($1) order by account_id for update") { Parameters = { new() { Value = accounts } } });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"""
+            with recorded as (
+                insert into {_s}.credits (transfer_id, purpose, account_id, amount)
+                select distinct on (c.id, c.purpose) c.id, c.purpose, c.account_id, c.amount
+                from unnest($1::uuid[], $2::smallint[], $3::text[], $4::numeric[]) with ordinality c(id, purpose, account_id, amount, n)
+                join {_s}.accounts a on a.account_id = c.account_id
+                order by c.id, c.purpose, c.n
+                on conflict (transfer_id, purpose) do nothing
+                returning transfer_id, purpose, account_id, amount),
             credited as (
-                update {_s}.accounts a set balance = a.balance + r.amount from recorded r where a.account_id = r.account_id returning 1)
-            select (select count(*) from account), (select count(*) from credited)
-            """);
-        command.Parameters.Add(new() { Value = transferId });
-        command.Parameters.Add(new() { Value = (short)purpose });
-        command.Parameters.Add(new() { Value = accountId });
-        command.Parameters.Add(new() { Value = amount });
-        long exists, credited;
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+                update {_s}.accounts a set balance = a.balance + r.total
+                from (select account_id, sum(amount) as total from recorded group by account_id) r
+                where a.account_id = r.account_id)
+            select transfer_id, purpose, account_id from recorded
+            """)
         {
-            await reader.ReadAsync(cancellationToken);
-            (exists, credited) = (reader.GetInt64(0), reader.GetInt64(1));
+            Parameters = { new() { Value = ids }, new() { Value = purposes }, new() { Value = accounts }, new() { Value = credits.Select(c => c.Amount).ToArray() } },
+        });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"""
+            select transfer_id, purpose, voided_at is not null from {_s}.credits
+            where (transfer_id, purpose) in (select * from unnest($1::uuid[], $2::smallint[]))
+            """) { Parameters = { new() { Value = ids }, new() { Value = purposes } } });
+
+        var known = new HashSet<string>(StringComparer.Ordinal);
+        var applied = new Dictionary<(Guid, short), string>();
+        var voided = new Dictionary<(Guid, short), bool>();
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                known.Add(reader.GetString(0));
+            }
+            await reader.NextResultAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                applied[(reader.GetGuid(0), reader.GetInt16(1))] = reader.GetString(2);
+            }
+            await reader.NextResultAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                voided[(reader.GetGuid(0), reader.GetInt16(1))] = reader.GetBoolean(2);
+            }
         }
-        if (credited == 1)
+
+        var outcomes = new CreditOutcome?[credits.Count];
+        for (var i = 0; i < credits.Count; i++)
         {
-            return CreditOutcome.Applied;
+            var key = (ids[i], purposes[i]);
+            // The insert took the first credit of its key to an account that exists; later ones are repeats.
+            if (applied.TryGetValue(key, out var account) && account == accounts[i])
+            {
+                outcomes[i] = CreditOutcome.Applied;
+                applied.Remove(key);
+            }
+            else if (voided.TryGetValue(key, out var isVoid))
+            {
+                outcomes[i] = isVoid ? CreditOutcome.Voided : CreditOutcome.AppliedBefore;
+            }
+            else
+            {
+                outcomes[i] = known.Contains(accounts[i])
+                    ? throw new InvalidOperationException($"the credit of transfer {ids[i]} was not applied and has no record")
+                    : null;
+            }
         }
-        // Only a repeat or a voided credit reads its record, in a statement of its own: the record that stopped
-        // the insert may have committed after the first statement's snapshot.
-        return await IsVoided(transferId, purpose, cancellationToken) switch
-        {
-            true => CreditOutcome.Voided,
-            false => CreditOutcome.AppliedBefore,
-            null => exists == 0
-                ? throw new UnknownAccountException(_ledger, accountId)
-                : throw new InvalidOperationException($"the credit of transfer {transferId} was not applied and has no record"),
-        };
+        return outcomes;
     }
 
     /// <summary>
@@ -270,7 +378,7 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
     /// </summary>
     public async Task<bool> Void(Guid transferId, string accountId, decimal amount, CancellationToken cancellationToken)
     {
-        await using var batch = dataSource.CreateBatch();
+        await using var batch = _dataSource.CreateBatch();
         batch.BatchCommands.Add(new NpgsqlBatchCommand(
             $"insert into {_s}.credits (transfer_id, purpose, account_id, amount, voided_at) values ($1, $2, $3, $4, now()) " +
             "on conflict (transfer_id, purpose) do nothing")
@@ -290,14 +398,6 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
         return reader.GetBoolean(0);
     }
 
-    private async Task<bool?> IsVoided(Guid transferId, CreditPurpose purpose, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand($"select voided_at is not null from {_s}.credits where transfer_id = $1 and purpose = $2");
-        command.Parameters.Add(new() { Value = transferId });
-        command.Parameters.Add(new() { Value = (short)purpose });
-        return await command.ExecuteScalarAsync(cancellationToken) as bool?;
-    }
-
     private static LocalTransaction Read(NpgsqlDataReader r) => new(
         r.GetString(0) == Committed ? LocalTransactionOutcome.Committed : LocalTransactionOutcome.RolledBack,
         r.IsDBNull(1) ? null : r.GetString(1),
@@ -311,4 +411,12 @@ public sealed class LedgerDatabase(NpgsqlDataSource dataSource, IOptions<LedgerO
         await using var command = new NpgsqlCommand(sql, connection);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _localTransactions.DisposeAsync();
+        await _credits.DisposeAsync();
+    }
+
+    private sealed record CreditRequest(Guid TransferId, CreditPurpose Purpose, string AccountId, decimal Amount);
 }
