@@ -24,6 +24,7 @@ public sealed class LedgerDatabase_Specs : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        await _ledger.DisposeAsync();
         await using (var drop = _dataSource.CreateCommand($"drop schema if exists ledger_{_id} cascade"))
         {
             await drop.ExecuteNonQueryAsync();
