@@ -40,7 +40,8 @@ public sealed class LedgerDatabase : IAsyncDisposable
 
     /// <summary>
     /// The reason a record holds between its insert and its outcome, within the batch's transaction:
-    /// never committed, so it marks the records this transaction inserted.
+    /// never committed, so it marks the records this transaction inserted. (An NpgsqlBatch outside a
+    /// transaction ends with one Sync: PostgreSQL runs it as one implicit transaction, all or nothing.)
     /// </summary>
     private const string Deciding = "deciding";
 
