@@ -25,7 +25,10 @@ builder.Services.AddMarten(o =>
     o.AutoCreateSchemaObjects = JasperFx.AutoCreate.None;
 });
 
-// Requests to the ledgers and the coordinator.
+// The Api's record of the transfers it accepted (Idempotency-Key and body), in its own schema.
+builder.Services.AddSingleton<SubmittedTransfers>();
+
+// Half messages and requests to the coordinator, requests to the ledgers.
 builder.Services.AddMassTransit(x =>
 {
     x.AddRepairRequestClients();
@@ -45,6 +48,7 @@ builder.Services.AddSingleton<ErrorQueueMetrics>();
 builder.Services.AddSagaHealthChecks();
 
 var app = builder.Build();
+await app.Services.GetRequiredService<SubmittedTransfers>().Migrate(CancellationToken.None);
 app.Services.GetRequiredService<ErrorQueueMetrics>();
 app.UseExceptionHandler();
 app.UseStatusCodePages();

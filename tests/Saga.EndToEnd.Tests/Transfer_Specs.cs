@@ -15,9 +15,8 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
         var bob = await system.OpenAccount("B", "bob", 0m);
         var id = NewId.NextGuid();
 
-        var submitted = await system.Submit(id, alice, bob, 100m);
+        await system.Submit(id, alice, bob, 100m);
 
-        Assert.True(submitted.Is(out Response<TransferSubmitted>? s) && s.Message.Outcome == LocalTransactionOutcome.Committed);
         await system.UntilState(id, TransferStates.Completed);
         Assert.Equal((900m, 100m), (await system.Balance(alice), await system.Balance(bob)));
     }
@@ -32,7 +31,9 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
         await system.Submit(id, alice, bob, 100m);
 
         var status = await system.UntilState(id, TransferStates.RolledBack);
-        Assert.Equal("insufficient funds", status.Reason);
+        // The check-back comes after 1 s here: on a loaded machine its tombstone may reach ledger A first,
+        // which rolls the transfer back just as exactly.
+        Assert.Contains(status.Reason, new[] { "insufficient funds", "no local transaction when checked back" });
         Assert.Equal((50m, 0m), (await system.Balance(alice), await system.Balance(bob)));
     }
 
@@ -121,9 +122,9 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
         await system.Submit(id, alice, bob, 100m);
         await system.UntilState(id, TransferStates.Completed);
 
-        var again = await system.Submit(id, alice, bob, 100m);
-        var otherBody = await system.Submit(id, alice, bob, 999m);
-        await system.Send(Queues.CoordinatorAddress, new StoreHalfMessage(id, alice, bob, 100m, "EUR"));
+        await system.Submit(id, alice, bob, 100m);
+        await system.Submit(id, alice, bob, 999m);
+        await system.Send(Queues.LedgerAddress("A"), new ExecuteLocalTransaction(id, alice, bob, 100m, "EUR"));
         await system.Send(Queues.CoordinatorAddress, new CommitTransfer(id));
         await system.Send(Queues.LedgerAddress("B"), new CreditAccount(id, bob, 100m, "EUR"));
         await system.Send(Queues.CoordinatorAddress, new AccountCredited(id, bob, 100m));
@@ -134,8 +135,6 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
         await system.Balance(bob);
         await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => system.Status(id)));
 
-        Assert.True(again.Is(out Response<TransferSubmitted>? _));
-        Assert.True(otherBody.Is(out Response<TransferRejected>? _));
         Assert.Equal(TransferStates.Completed, (await system.Status(id))!.State);
         Assert.Equal((900m, 100m), (await system.Balance(alice), await system.Balance(bob)));
     }
@@ -162,8 +161,9 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
         var bob = await system.OpenAccount("B", "bob", 0m);
         var ids = Enumerable.Range(0, 60).Select(_ => NewId.NextGuid()).ToList();
 
-        // Every transfer is submitted twice at once: the two ledger A instances may each take one.
-        var responses = await Task.WhenAll(ids.SelectMany(id => new[] { system.Submit(id, alice, bob, 10m), system.Submit(id, alice, bob, 10m) }));
+        // Every transfer is submitted twice at once: the two coordinators may each take one, and each
+        // ask a different ledger A instance to run the local transaction.
+        await Task.WhenAll(ids.SelectMany(id => new[] { system.Submit(id, alice, bob, 10m), system.Submit(id, alice, bob, 10m) }));
 
         var final = new List<TransferStatus>();
         foreach (var id in ids)
@@ -173,13 +173,6 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
         var completed = final.Count(s => s.State == TransferStates.Completed);
         Assert.True(completed > 0);
         Assert.Equal((10_000m - 10m * completed, 10m * completed), (await system.Balance(alice), await system.Balance(bob)));
-        foreach (var (response, status) in responses.Chunk(2).Zip(final))
-        {
-            LocalTransactionOutcome? Outcome(Response<TransferSubmitted, TransferRejected> r) =>
-                r.Is(out Response<TransferSubmitted>? submitted) ? submitted.Message.Outcome : null;
-            Assert.Equal(Outcome(response[0]), Outcome(response[1])); // both requests, one answer
-            Assert.Equal(Outcome(response[0]) == LocalTransactionOutcome.Committed, status.State == TransferStates.Completed);
-        }
     }
 
     [Fact]
@@ -212,10 +205,9 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
             process.Kill();
         }
         var id = NewId.NextGuid();
-        var submitted = await system.Submit(id, alice, bob, 100m);
+        await system.Submit(id, alice, bob, 100m);
         await restarted.Task.WaitAsync(TimeSpan.FromSeconds(90));
 
-        Assert.True(submitted.Is(out Response<TransferSubmitted>? s) && s.Message.Outcome == LocalTransactionOutcome.Committed);
         await system.UntilState(id, TransferStates.Completed);
         Assert.Equal(restartsBefore + 1, system.LedgerB.Restarts);
         Assert.Equal((900m, 100m), (await system.Balance(alice), await system.Balance(bob)));
@@ -228,38 +220,24 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
         var bob = await system.OpenAccount("B", "bob", 0m);
         var ids = Enumerable.Range(0, 40).Select(_ => NewId.NextGuid()).ToList();
 
+        // The half messages wait in the durable queue while the coordinator is down: none is lost.
         var submits = ids.Select(async (id, i) =>
         {
             await Task.Delay(i * 10);
-            try
-            {
-                return await system.Submit(id, alice, bob, 10m);
-            }
-            catch (RequestTimeoutException)
-            {
-                return (Response<TransferSubmitted, TransferRejected>?)null; // refused while the coordinator was down: nothing was debited
-            }
+            await system.Submit(id, alice, bob, 10m);
         }).ToList();
         await Task.Delay(150);
         system.Coordinator.Kill();
         await system.Coordinator.Start();
-        var responses = await Task.WhenAll(submits);
+        await Task.WhenAll(submits);
 
-        var final = new List<TransferStatus?>();
+        var final = new List<TransferStatus>();
         foreach (var id in ids)
         {
-            var status = await system.Status(id);
-            final.Add(status is null ? null : await system.UntilFinal(id));
+            final.Add(await system.UntilFinal(id));
         }
-        var completed = final.Count(s => s?.State == TransferStates.Completed);
+        var completed = final.Count(s => s.State == TransferStates.Completed);
         Assert.True(completed > 0);
         Assert.Equal((10_000m - 10m * completed, 10m * completed), (await system.Balance(alice), await system.Balance(bob)));
-        Assert.All(responses.Zip(final), pair =>
-        {
-            if (pair.First?.Is(out Response<TransferSubmitted>? s) == true && s.Message.Outcome == LocalTransactionOutcome.Committed)
-            {
-                Assert.Equal(TransferStates.Completed, pair.Second?.State); // every debit reached its credit
-            }
-        });
     }
 }

@@ -146,9 +146,9 @@ public class SagaSystem : IAsyncLifetime
         return response.Is(out Response<AccountBalance>? balance) ? balance.Message.Balance : null;
     }
 
-    public async Task<Response<TransferSubmitted, TransferRejected>> Submit(Guid id, AccountRef from, AccountRef to, decimal amount) =>
-        await Client<SubmitTransfer>(Queues.LedgerAddress(from.Ledger))
-            .GetResponse<TransferSubmitted, TransferRejected>(new SubmitTransfer(id, from, to, amount, "EUR"));
+    /// <summary>Submits a transfer as the Api does, by sending its half message to the coordinator.</summary>
+    public Task Submit(Guid id, AccountRef from, AccountRef to, decimal amount) =>
+        Send(Queues.CoordinatorAddress, new StoreHalfMessage(id, from, to, amount, "EUR"));
 
     public async Task<TransferStatus?> Status(Guid id)
     {

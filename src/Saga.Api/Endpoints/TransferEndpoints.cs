@@ -10,8 +10,9 @@ using Saga.Contracts;
 namespace Saga.Api.Endpoints;
 
 /// <summary>
-/// Transfers: submitted to the source ledger (the producer), read from the coordinator's event store,
-/// repaired through the coordinator. The Api never touches a ledger's tables.
+/// Transfers: submitted as a half message to the coordinator (the Api is the producer's front door),
+/// read from the coordinator's event store, repaired through the coordinator. The Api never touches a
+/// ledger's tables.
 /// </summary>
 public static class TransferEndpoints
 {
@@ -34,7 +35,8 @@ public static class TransferEndpoints
             Repair(transferId, r, c, o, reason => new ResolveTransfer(transferId, Http.Caller(r.HttpContext), reason))).RequireAuthorization(Roles.Operator);
     }
 
-    private static async Task<IResult> Submit(HttpRequest request, IScopedClientFactory clients, IOptions<ApiOptions> options)
+    private static async Task<IResult> Submit(HttpRequest request, SubmittedTransfers submitted, ISendEndpointProvider broker, IQuerySession session,
+        IOptions<ApiOptions> options)
     {
         var key = request.Headers["Idempotency-Key"].ToString();
         if (TransferValidation.IdempotencyKey(key) is { } invalidKey)
@@ -52,38 +54,49 @@ public static class TransferEndpoints
         }
         var from = new AccountRef(body!.From!.Ledger!, body.From.AccountId!);
         var to = new AccountRef(body.To!.Ledger!, body.To.AccountId!);
+        var amount = body.Amount!.Value;
+        var cancellationToken = request.HttpContext.RequestAborted;
 
-        // The key is scoped to the caller: the same key from two callers names two transfers.
+        // The key is scoped to the caller: the same key from two callers names two transfers. The record
+        // is durable before the half message leaves, so a key reused with another body is refused here.
         var transferId = TransferIdFor(Http.Caller(request.HttpContext), key);
-        var client = clients.CreateRequestClient<SubmitTransfer>(Queues.LedgerAddress(from.Ledger), RequestTimeout.After(ms: (int)options.Value.RequestTimeout.TotalMilliseconds));
-        Response<TransferSubmitted, TransferRejected> response;
+        Submission submission;
         try
         {
-            response = await client.GetResponse<TransferSubmitted, TransferRejected>(
-                new SubmitTransfer(transferId, from, to, body.Amount!.Value, Currency), request.HttpContext.RequestAborted);
+            submission = await submitted.Record(transferId, SubmittedTransfers.Fingerprint(from, to, amount, Currency), cancellationToken);
         }
-        catch (RequestTimeoutException)
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException && !cancellationToken.IsCancellationRequested)
         {
-            return Http.Problem(503, "The source ledger did not answer", "Nothing is known to have been debited; send the same request with the same Idempotency-Key again.",
-                new Dictionary<string, object?> { ["transferId"] = transferId });
+            return Unavailable(transferId, "The Api cannot record the transfer");
         }
-        if (response.Is(out Response<TransferRejected>? rejected))
+        if (submission == Submission.Conflict)
         {
-            var reason = rejected.Message.Reason;
-            return rejected.Message.Kind switch
-            {
-                TransferRejectionKind.IdReused => Http.Problem(409, "The Idempotency-Key was used for a different transfer", reason),
-                TransferRejectionKind.UnknownSourceAccount =>
-                    Http.Problem(422, "Unknown source account", $"from.accountId: ledger {from.Ledger} has no account '{from.AccountId}'"),
-                TransferRejectionKind.InvalidAmount => Http.Problem(422, "Invalid amount", reason),
-                _ => Http.Problem(503, "The transfer was refused before any money moved", reason, new Dictionary<string, object?> { ["transferId"] = transferId }),
-            };
+            return Http.Problem(409, "The Idempotency-Key was used for a different transfer",
+                $"the key '{key}' names transfer {transferId}, submitted with another body");
         }
-        response.Is(out Response<TransferSubmitted>? accepted);
-        var submitted = accepted!.Message;
-        var state = submitted.Outcome == LocalTransactionOutcome.Committed ? TransferStates.Committed : TransferStates.RolledBack;
+
+        // Sent again on a repeat: the coordinator holds one half message per transfer, and asks the
+        // source ledger again only while the transfer is still Prepared.
+        try
+        {
+            var coordinator = await broker.GetSendEndpoint(Queues.CoordinatorAddress);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(options.Value.RequestTimeout);
+            await coordinator.Send(new StoreHalfMessage(transferId, from, to, amount, Currency), timeout.Token);
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            return Unavailable(transferId, "The half message could not be sent");
+        }
+        var state = submission == Submission.Repeat && await TransferViews.Load(session, transferId, cancellationToken) is { } known
+            ? known.State
+            : TransferStates.Prepared;
         return TypedResults.Accepted($"/transfers/{transferId}", new TransferAccepted(transferId, state));
     }
+
+    private static IResult Unavailable(Guid transferId, string title) =>
+        Http.Problem(503, title, "Nothing was debited by this request; send the same request with the same Idempotency-Key again.",
+            new Dictionary<string, object?> { ["transferId"] = transferId });
 
     private static async Task<IResult> Get(Guid transferId, IQuerySession session, CancellationToken cancellationToken) =>
         await TransferViews.Load(session, transferId, cancellationToken) is { } transfer

@@ -51,9 +51,9 @@ public sealed class EventSourcedSagaRepository(IDocumentStore store, TransferCom
         // follows a conflict or a crash, and reads what is in the database.
         private bool FirstAttempt => _context.GetRetryAttempt() == 0 && !_context.ReceiveContext.Redelivered;
 
-        // A request may be answered without anything written (a repeated half message, a rejected
-        // repair), so no expected version would catch a copy another coordinator made stale. Every
-        // other message records an event, whose commit fails on a stale copy. The scan's CheckBackDue
+        // A request may be answered without anything written (a status, a rejected repair), so no
+        // expected version would catch a copy another coordinator made stale. Every other message
+        // records an event, whose commit fails on a stale copy. The scan's CheckBackDue
         // comes for a transfer that waited, which another coordinator has often moved on meanwhile
         // (under chaos, most of the coordinators' conflicts): it reads the database, as the scan did.
         private bool MayUseCopy => FirstAttempt && _context.RequestId is null && _context.ResponseAddress is null && _context.Message is not CheckBackDue;

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Saga.Components.Hosting;
@@ -65,20 +64,6 @@ public sealed class LedgerDatabase : IAsyncDisposable
 
     private static bool IsItemFault(Exception e) => e is not NpgsqlException { IsTransient: true };
 
-    // Accounts are never deleted: once seen to exist, an account needs no read before a half message.
-    private const int MaxKnownAccounts = 1_000_000;
-    private readonly ConcurrentDictionary<string, bool> _knownAccounts = new(StringComparer.Ordinal);
-
-    public bool IsKnownAccount(string accountId) => _knownAccounts.ContainsKey(accountId);
-
-    private void Known(string accountId)
-    {
-        if (_knownAccounts.Count < MaxKnownAccounts)
-        {
-            _knownAccounts.TryAdd(accountId, true);
-        }
-    }
-
     public async Task Migrate(CancellationToken cancellationToken = default)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
@@ -134,7 +119,6 @@ public sealed class LedgerDatabase : IAsyncDisposable
             await reader.DisposeAsync();
             return await Open(accountId, openingBalance, cancellationToken);
         }
-        Known(accountId);
         return (reader.GetDecimal(0), reader.GetDecimal(1), reader.GetBoolean(2));
     }
 
@@ -143,37 +127,6 @@ public sealed class LedgerDatabase : IAsyncDisposable
         await using var command = _dataSource.CreateCommand($"select balance from {_s}.accounts where account_id = $1");
         command.Parameters.Add(new() { Value = accountId });
         return await command.ExecuteScalarAsync(cancellationToken) as decimal?;
-    }
-
-    /// <summary>One round trip before the half message: a recorded outcome for this transfer, and whether its source account exists.</summary>
-    public async Task<(LocalTransaction? Recorded, bool SourceExists)> BeforeHalfMessage(Guid transferId, string fromAccount, CancellationToken cancellationToken)
-    {
-        await using var command = _dataSource.CreateCommand($"""
-            select outcome, reason, from_account, to_ledger, to_account, amount, true from {_s}.local_transactions where transfer_id = $1
-            union all
-            select null, null, null, null, null, null, exists (select 1 from {_s}.accounts where account_id = $2)
-            """);
-        command.Parameters.Add(new() { Value = transferId });
-        command.Parameters.Add(new() { Value = fromAccount });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        LocalTransaction? recorded = null;
-        var exists = false;
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            if (!reader.IsDBNull(0))
-            {
-                recorded = Read(reader);
-            }
-            else
-            {
-                exists = reader.GetBoolean(6);
-            }
-        }
-        if (exists)
-        {
-            Known(fromAccount);
-        }
-        return (recorded, exists);
     }
 
     public async Task<LocalTransaction?> FindLocalTransaction(Guid transferId, CancellationToken cancellationToken)

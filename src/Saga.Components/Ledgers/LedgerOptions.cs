@@ -8,9 +8,6 @@ public sealed class LedgerOptions
     /// <summary>The ledger's id ("A", "B"): names its queue (ledger-a) and its database schema (ledger_a).</summary>
     public string Id { get; set; } = "";
 
-    /// <summary>How long the producer waits for the half message's acknowledgement before refusing the transfer.</summary>
-    public TimeSpan HalfMessageTimeout { get; set; } = TimeSpan.FromSeconds(10);
-
     /// <summary>
     /// After the in-process retries, the credit is redelivered later through the scheduler at these
     /// intervals; empty means 5 s, 15 s, 30 s. (Configuration binding appends to a non-empty default.)

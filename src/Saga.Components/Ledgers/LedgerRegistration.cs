@@ -39,12 +39,11 @@ public static class LedgerRegistration
                 });
             }
         });
-        x.AddConsumer<SubmitTransferConsumer>().Endpoint(e => e.Name = Queues.Ledger(options.Id));
+        x.AddConsumer<ExecuteLocalTransactionConsumer>().Endpoint(e => e.Name = Queues.Ledger(options.Id));
         x.AddConsumer<CheckLocalTransactionConsumer>().Endpoint(e => e.Name = Queues.Ledger(options.Id));
         x.AddConsumer<CreditAccountConsumer, CreditAccountConsumerDefinition>().Endpoint(e => e.Name = Queues.Ledger(options.Id));
         x.AddConsumer<VoidCreditConsumer>().Endpoint(e => e.Name = Queues.Ledger(options.Id));
         x.AddConsumer<OpenAccountConsumer>().Endpoint(e => e.Name = Queues.Ledger(options.Id));
         x.AddConsumer<GetAccountConsumer>().Endpoint(e => e.Name = Queues.Ledger(options.Id));
-        x.AddRequestClient<StoreHalfMessage>(Queues.CoordinatorAddress, RequestTimeout.After(ms: (int)options.HalfMessageTimeout.TotalMilliseconds));
     }
 }

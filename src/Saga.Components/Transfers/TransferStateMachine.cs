@@ -42,14 +42,14 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
         Event(() => RefundAsked, e => { e.CorrelateById(c => c.Message.TransferId); e.OnMissingInstance(m => m.ExecuteAsync(c => NotFound(c, c.Message.TransferId))); });
         Event(() => ResolveAsked, e => { e.CorrelateById(c => c.Message.TransferId); e.OnMissingInstance(m => m.ExecuteAsync(c => NotFound(c, c.Message.TransferId))); });
 
-        // 1. The half message: stored, not deliverable, acknowledged so the producer may debit.
+        // 1. The half message: stored, not deliverable; then, as its acknowledgement, the producer is asked to debit.
         Initially(
             When(HalfMessage)
                 .Then(c => c.Saga.Record(new HalfMessageStored(
                     c.Message.From.Ledger, c.Message.From.AccountId, c.Message.To.Ledger, c.Message.To.AccountId,
                     c.Message.Amount, c.Message.Currency, Now, Now + _options.CheckBackTimeout, _options.MaxCheckBacks)))
                 .TransitionTo(Prepared)
-                .Respond(c => new HalfMessageAcknowledged(c.Saga.CorrelationId, c.Saga.CurrentState)));
+                .Send(c => SourceLedger(c.Saga), c => LocalTransactionFor(c.Saga)));
 
         // 2-3. The producer's answer, or a check-back's: commit delivers the credit, rollback ends it.
         During(Prepared,
@@ -303,12 +303,19 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
                     .TransitionTo(NeedsAttention)));
 
         // 8. Everything else that arrives twice, late or out of order is recorded and has no effect.
-        DuringAny(
+        // A repeated half message (a client sending the same request again) asks the producer again while the
+        // transfer is Prepared: its local transaction runs once, and a lost request must not strand the transfer.
+        During(Prepared,
             When(HalfMessage, c => Holds(c.Saga, c.Message))
-                .Respond(c => new HalfMessageAcknowledged(c.Saga.CorrelationId, c.Saga.CurrentState)),
+                .Then(c => Ignore(c, "the half message is held already; the local transaction was asked for again"))
+                .Send(c => SourceLedger(c.Saga), c => LocalTransactionFor(c.Saga)));
+        During(AllBut(Prepared),
+            When(HalfMessage, c => Holds(c.Saga, c.Message))
+                .Then(c => Ignore(c, $"the half message is held already and the transfer is {c.Saga.CurrentState}")));
+        DuringAny(
             When(HalfMessage, c => !Holds(c.Saga, c.Message))
-                .Respond(c => new HalfMessageAcknowledged(c.Saga.CorrelationId, c.Saga.CurrentState,
-                    $"this id holds a transfer of {c.Saga.Amount} {c.Saga.Currency} from {c.Saga.From} to {c.Saga.To}")),
+                .Then(c => Ignore(c, $"refused: this id holds a transfer of {c.Saga.Amount} {c.Saga.Currency} from {c.Saga.From} to {c.Saga.To}, " +
+                    $"not of {c.Message.Amount} {c.Message.Currency} from {c.Message.From} to {c.Message.To}")),
             When(StatusRequested)
                 .Respond(c => c.Saga.ToStatus()));
         OnUnhandledEvent(c =>
@@ -351,6 +358,8 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
 
     private static bool Holds(TransferState s, StoreHalfMessage m) =>
         s.From == m.From && s.To == m.To && s.Amount == m.Amount && s.Currency == m.Currency;
+
+    private static ExecuteLocalTransaction LocalTransactionFor(TransferState s) => new(s.CorrelationId, s.From, s.To, s.Amount, s.Currency);
 
     private static CreditAccount CreditFor(TransferState s) => new(s.CorrelationId, s.To, s.Amount, s.Currency);
 

@@ -15,18 +15,20 @@ namespace Saga.Components.Tests.EventStore;
 public sealed class Several_coordinators_Specs(PostgresSchema schema) : IClassFixture<PostgresSchema>
 {
     [Fact]
-    public async Task A_repeated_half_message_is_answered_with_what_another_coordinator_recorded()
+    public async Task A_repeated_half_message_on_a_stale_copy_never_asks_the_producer_to_debit_what_another_coordinator_moved_on()
     {
         await using var x = await Start(schema);
         var id = await x.Prepare();
         Assert.True(x.Services.GetRequiredService<TransferCommits>().IsInFlight(id));
         await NeedsAttentionThroughY(id);
 
-        var ack = await x.Harness.GetRequestClient<StoreHalfMessage>()
-            .GetResponse<HalfMessageAcknowledged>(new StoreHalfMessage(id, Alice, Bob, 100m, "EUR"));
+        await x.Send(new StoreHalfMessage(id, Alice, Bob, 100m, "EUR"));
 
-        // Prepared would let ledger A debit a transfer the coordinator no longer completes.
-        Assert.Equal(TransferStates.NeedsAttention, ack.Message.State);
+        // X's copy says Prepared, which would ask ledger A to debit a transfer no coordinator completes now:
+        // its commit fails on the version Y wrote, and the retry decides on what Y recorded.
+        await x.Until(id, e => e.OfType<MessageIgnored>().Any(), "repeated half message recorded");
+        Assert.Contains(TransferStates.NeedsAttention, (await x.Stream(id)).OfType<MessageIgnored>().Single().Detail);
+        Assert.Single(x.LocalTransactionsAsked(id));
         var status = await x.Harness.GetRequestClient<GetTransferStatus>().GetResponse<TransferStatus>(new GetTransferStatus(id));
         Assert.Equal(TransferStates.NeedsAttention, status.Message.State);
     }

@@ -9,31 +9,56 @@ namespace Saga.Components.Tests.Transfers;
 public sealed class Duplicate_and_late_messages_Specs(PostgresSchema schema) : IClassFixture<PostgresSchema>
 {
     [Fact]
-    public async Task A_second_half_message_with_the_same_id_is_acknowledged_with_the_current_state_and_starts_nothing()
+    public async Task The_half_message_is_acknowledged_by_asking_the_producer_for_its_local_transaction_after_it_is_stored()
     {
         await using var s = await Start(schema);
-        var id = await s.Committed();
+        var id = await s.Prepare(40m);
 
-        var ack = await s.Harness.GetRequestClient<StoreHalfMessage>()
-            .GetResponse<HalfMessageAcknowledged>(new StoreHalfMessage(id, Alice, Bob, 100m, "EUR"));
-
-        Assert.Equal(TransferStates.Committed, ack.Message.State);
-        Assert.Single((await s.Stream(id)).OfType<HalfMessageStored>());
-        Assert.Single(await s.UntilCreditsSent(id, 1));
+        Assert.Equal(new ExecuteLocalTransaction(id, Alice, Bob, 40m, "EUR"), Assert.Single(s.LocalTransactionsAsked(id)));
+        Assert.Equal(["HalfMessageStored"], await s.StreamTypes(id));
+        Assert.Equal(TransferStates.Prepared, (await s.Load(id))!.CurrentState);
     }
 
     [Fact]
-    public async Task A_half_message_for_a_different_transfer_under_the_same_id_is_answered_with_a_conflict()
+    public async Task A_repeated_half_message_while_prepared_asks_the_producer_again_and_is_recorded()
     {
         await using var s = await Start(schema);
         var id = await s.Prepare();
 
-        var ack = await s.Harness.GetRequestClient<StoreHalfMessage>()
-            .GetResponse<HalfMessageAcknowledged>(new StoreHalfMessage(id, Alice, Bob, 999m, "EUR"));
+        await s.Send(new StoreHalfMessage(id, Alice, Bob, 100m, "EUR"));
 
-        Assert.Equal(TransferStates.Prepared, ack.Message.State);
-        Assert.NotNull(ack.Message.Conflict);
+        var asked = await s.UntilLocalTransactionsAsked(id, 2);
+        Assert.Single(asked.Distinct()); // the same request: the ledger's record under the id makes it run once
+        Assert.Equal(["HalfMessageStored", "MessageIgnored"], await s.StreamTypes(id));
+    }
+
+    [Fact]
+    public async Task A_second_half_message_after_the_commit_is_recorded_and_starts_nothing()
+    {
+        await using var s = await Start(schema);
+        var id = await s.Committed();
+
+        await s.Send(new StoreHalfMessage(id, Alice, Bob, 100m, "EUR"));
+
+        await s.Until(id, e => e.OfType<MessageIgnored>().Any(m => m.Message == nameof(StoreHalfMessage)), "repeated half message recorded");
         Assert.Single((await s.Stream(id)).OfType<HalfMessageStored>());
+        Assert.Single(s.LocalTransactionsAsked(id));
+        Assert.Single(await s.UntilCreditsSent(id, 1));
+    }
+
+    [Fact]
+    public async Task A_half_message_for_a_different_transfer_under_the_same_id_is_refused_on_the_stream()
+    {
+        await using var s = await Start(schema);
+        var id = await s.Prepare();
+
+        await s.Send(new StoreHalfMessage(id, Alice, Bob, 999m, "EUR"));
+
+        await s.Until(id, e => e.OfType<MessageIgnored>().Any(), "conflicting half message recorded");
+        Assert.Contains("refused", (await s.Stream(id)).OfType<MessageIgnored>().Single().Detail);
+        Assert.Single((await s.Stream(id)).OfType<HalfMessageStored>());
+        Assert.Single(s.LocalTransactionsAsked(id));
+        Assert.Equal(100m, (await s.Load(id))!.Amount);
     }
 
     [Fact]

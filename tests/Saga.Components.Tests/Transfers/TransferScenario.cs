@@ -72,9 +72,8 @@ public sealed class TransferScenario : IAsyncDisposable
     public async Task<Guid> Prepare(decimal amount = 100m)
     {
         var id = NewId.NextGuid();
-        var client = Harness.GetRequestClient<StoreHalfMessage>();
-        var ack = await client.GetResponse<HalfMessageAcknowledged>(new StoreHalfMessage(id, Alice, Bob, amount, "EUR"));
-        Assert.Equal(TransferStates.Prepared, ack.Message.State);
+        await Send(new StoreHalfMessage(id, Alice, Bob, amount, "EUR"));
+        await UntilLocalTransactionsAsked(id, 1);
         return id;
     }
 
@@ -164,6 +163,12 @@ public sealed class TransferScenario : IAsyncDisposable
     }
 
     public IReadOnlyList<CreditAccount> CreditsSent(Guid id) => _sent.OfType<CreditAccount>().Where(m => m.TransferId == id).ToList();
+
+    /// <summary>Waits until the producer was asked <paramref name="count"/> times to run its local transaction (the half message's acknowledgement).</summary>
+    public Task<IReadOnlyList<ExecuteLocalTransaction>> UntilLocalTransactionsAsked(Guid id, int count) =>
+        Eventually.Until(() => Task.FromResult(LocalTransactionsAsked(id)), sent => sent.Count >= count, $"{count} local transactions for {id} were asked", Patience);
+
+    public IReadOnlyList<ExecuteLocalTransaction> LocalTransactionsAsked(Guid id) => _sent.OfType<ExecuteLocalTransaction>().Where(m => m.TransferId == id).ToList();
 
     public IReadOnlyList<CheckLocalTransaction> ChecksSent(Guid id) => _sent.OfType<CheckLocalTransaction>().Where(m => m.TransferId == id).ToList();
 
