@@ -55,7 +55,7 @@ public static class Bench
             Progress(options, $"warming up: {options.Warmup} transfers at concurrency {options.Concurrency}");
             var warm = new ConcurrentDictionary<Guid, long>();
             using var warmWatch = TransferWatch.Start(db, needsAttentionIsFinal);
-            await LoadDriver.Submit(apis, options, options.Warmup, run, $"{run}-warm", warm, cancellationToken);
+            await LoadDriver.Submit(apis, options, options.Warmup, run, $"{run}-warm", warm, warmWatch.WhenDecided, cancellationToken);
             await warmWatch.UntilFinal(warm.Keys, TimeSpan.FromSeconds(60), askById: false, cancellationToken);
             await warmWatch.Stop();
             await Task.Delay(5500, cancellationToken); // RabbitMQ's statistics count the warm-up's last messages
@@ -71,7 +71,7 @@ public static class Bench
         var operatorTask = beside?.Operator(run, stopFaults.Token) ?? Task.CompletedTask;
 
         // Under faults the load lasts at least until the last fault is injected, so every fault meets traffic.
-        var attempted = await LoadDriver.Submit(apis, options, options.Transfers, run, run, submitted, cancellationToken, until: beside is null ? null : faultTask);
+        var attempted = await LoadDriver.Submit(apis, options, options.Transfers, run, run, submitted, watch.WhenDecided, cancellationToken, until: beside is null ? null : faultTask);
         Progress(options, "waiting until every transfer is final");
         var waitedFrom = Stopwatch.GetTimestamp();
         await watch.UntilFinal(submitted.Keys, TimeSpan.FromSeconds(beside is null ? 60 : 120), askById: true, cancellationToken);

@@ -16,9 +16,13 @@ public static class LoadDriver
                 await api.OpenAccount("B", $"{run}-{i}", 0m, ct);
             });
 
-    /// <summary>Submits <paramref name="count"/> transfers between the accounts of <paramref name="run"/> from the bench's concurrent clients, each waiting for its answer before the next.</summary>
+    /// <summary>
+    /// Submits <paramref name="count"/> transfers between the accounts of <paramref name="run"/> from the
+    /// bench's concurrent clients. Without a rate each client waits until its transfer's debit is decided
+    /// (<paramref name="decided"/>) before the next: a closed loop, as when the Api answered only then.
+    /// </summary>
     public static async Task<int> Submit(ApiClients apis, BenchOptions options, int count, string run, string keyPrefix,
-        ConcurrentDictionary<Guid, long> submitted, CancellationToken cancellationToken, Task? until = null)
+        ConcurrentDictionary<Guid, long> submitted, Func<Guid, CancellationToken, Task> decided, CancellationToken cancellationToken, Task? until = null)
     {
         var next = -1;
         var attempted = 0;
@@ -44,6 +48,10 @@ public static class LoadDriver
                 if (id is { } accepted)
                 {
                     submitted.TryAdd(accepted, at.UtcTicks);
+                    if (options.Rate <= 0)
+                    {
+                        await decided(accepted, cancellationToken).WaitAsync(TimeSpan.FromSeconds(120), cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
+                    }
                 }
             }
         }));

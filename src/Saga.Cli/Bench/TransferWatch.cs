@@ -18,14 +18,35 @@ public sealed class TransferWatch : IDisposable
     private readonly NpgsqlDataSource _db;
     private readonly string[] _settled;
     private readonly ConcurrentDictionary<Guid, (string State, DateTimeOffset At)> _seen = new();
+    private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _waiting = new();
+    private readonly SemaphoreSlim _someoneWaits = new(0);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _observer;
+    private readonly Task _waiters;
 
     private TransferWatch(NpgsqlDataSource db, bool needsAttentionIsFinal)
     {
         _db = db;
         _settled = needsAttentionIsFinal ? FinalStates : [.. TransferStates.Final];
         _observer = Observe(_stop.Token);
+        _waiters = AnswerWaiters(_stop.Token);
+    }
+
+    /// <summary>
+    /// Completes when the source ledger's local transaction for <paramref name="id"/> is decided (the transfer
+    /// is past Prepared): what a closed-loop client waited for when the Api answered only after the debit.
+    /// The Api now answers 202 before any money moves, so without this wait a closed loop would offer
+    /// unbounded load. Asked for by id every few milliseconds while anyone waits.
+    /// </summary>
+    public Task WhenDecided(Guid id, CancellationToken cancellationToken)
+    {
+        if (IsFinal(id))
+        {
+            return Task.CompletedTask;
+        }
+        var waiter = _waiting.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        _someoneWaits.Release();
+        return waiter.Task.WaitAsync(cancellationToken);
     }
 
     /// <param name="needsAttentionIsFinal">False when a person acts on a transfer that needs attention (chaos): it is not final yet.</param>
@@ -60,9 +81,51 @@ public sealed class TransferWatch : IDisposable
     {
         await _stop.CancelAsync();
         await _observer;
+        await _waiters;
     }
 
-    public void Dispose() => _stop.Dispose();
+    public void Dispose()
+    {
+        _stop.Dispose();
+        _someoneWaits.Dispose();
+    }
+
+    private async Task AnswerWaiters(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                if (_waiting.IsEmpty)
+                {
+                    await _someoneWaits.WaitAsync(cancellationToken);
+                    continue;
+                }
+                try
+                {
+                    await using var command = _db.CreateCommand($"select id from saga.mt_doc_transfer where id = any($1) and current_state <> '{TransferStates.Prepared}'");
+                    command.Parameters.Add(new() { Value = _waiting.Keys.ToArray() });
+                    await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                    while (await reader.ReadAsync(cancellationToken))
+                    {
+                        if (_waiting.TryRemove(reader.GetGuid(0), out var waiter))
+                        {
+                            waiter.TrySetResult();
+                        }
+                    }
+                    Counters.CountOwnQuery();
+                }
+                catch (NpgsqlException)
+                {
+                    // PostgreSQL restarting: ask again
+                }
+                await Task.Delay(5, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
 
     /// <summary>The final states of <paramref name="ids"/> in the coordinator's view, kept as the watch keeps them.</summary>
     private async Task Read(Guid[] ids, CancellationToken cancellationToken)
