@@ -6,6 +6,13 @@ public static class Queues
     /// <summary>The coordinator's transfer saga: half messages, commits, check-back answers, credits confirmed, repairs.</summary>
     public const string Coordinator = "transfers";
 
+    /// <summary>
+    /// New transfers' half messages, consumed by the same saga as <see cref="Coordinator"/> from a queue of
+    /// their own: a backlog of new work never delays the commits and credits of transfers in flight, whose
+    /// check-backs would otherwise come due while they wait.
+    /// </summary>
+    public const string HalfMessages = "half-messages";
+
     /// <summary>The durable scheduler, hosted by the coordinator: every bus schedules its redeliveries through it.</summary>
     public const string Scheduler = "scheduler";
 
@@ -16,6 +23,8 @@ public static class Queues
     public static string Error(string queue) => queue + "_error";
 
     public static Uri CoordinatorAddress { get; } = Address(Coordinator);
+
+    public static Uri HalfMessagesAddress { get; } = Address(HalfMessages);
 
     public static Uri SchedulerAddress { get; } = Address(Scheduler);
 

@@ -21,12 +21,12 @@ builder.Services.AddCheckBackScan(builder.Configuration);
 // The durable scheduler (Quartz on PostgreSQL) for rare delayed work: scheduled redelivery of credits.
 builder.Services.AddDurableScheduler(postgres.ConnectionString);
 
-// The transfer saga on Queues.Coordinator; the scheduler on Queues.Scheduler.
+// The transfer saga on Queues.Coordinator and, for new transfers, Queues.HalfMessages; the scheduler on Queues.Scheduler.
 builder.Services.AddMassTransit(x =>
 {
     x.AddSagaStateMachine<TransferStateMachine, TransferState, TransferStateDefinition>().EventSourcedRepository();
     x.AddDurableSchedulerConsumers();
-    x.UsingSagaRabbitMq(builder.Configuration);
+    x.UsingSagaRabbitMq(builder.Configuration, TransferStateDefinition.ConfigureEndpoints);
 });
 
 builder.Services.AddSagaTelemetry(builder.Configuration, "saga-coordinator");

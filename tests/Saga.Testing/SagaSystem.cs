@@ -148,7 +148,7 @@ public class SagaSystem : IAsyncLifetime
 
     /// <summary>Submits a transfer as the Api does, by sending its half message to the coordinator.</summary>
     public Task Submit(Guid id, AccountRef from, AccountRef to, decimal amount) =>
-        Send(Queues.CoordinatorAddress, new StoreHalfMessage(id, from, to, amount, "EUR"));
+        Send(Queues.HalfMessagesAddress, new StoreHalfMessage(id, from, to, amount, "EUR"));
 
     public async Task<TransferStatus?> Status(Guid id)
     {

@@ -79,7 +79,7 @@ public static class TransferEndpoints
         // source ledger again only while the transfer is still Prepared.
         try
         {
-            var coordinator = await broker.GetSendEndpoint(Queues.CoordinatorAddress);
+            var coordinator = await broker.GetSendEndpoint(Queues.HalfMessagesAddress);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(options.Value.RequestTimeout);
             await coordinator.Send(new StoreHalfMessage(transferId, from, to, amount, Currency), timeout.Token);

@@ -413,7 +413,7 @@ public static class Chaos
     /// </summary>
     private static async Task Settle(LocalSystem system, Npgsql.NpgsqlDataSource db, CancellationToken cancellationToken)
     {
-        string[] queues = [Queues.Ledger("A"), Queues.Ledger("B"), Queues.Coordinator, Queues.Scheduler];
+        string[] queues = [Queues.Ledger("A"), Queues.Ledger("B"), Queues.HalfMessages, Queues.Coordinator, Queues.Scheduler];
         var started = DateTime.UtcNow;
         var deadline = started.AddSeconds(60);
         DateTime? quietSince = null;

@@ -32,4 +32,27 @@ public sealed class TransferStateDefinition : SagaDefinition<TransferState>
         // Sends and responses leave only after the transfer's events are committed.
         endpointConfigurator.UseInMemoryOutbox(context);
     }
+
+    /// <summary>
+    /// The saga's two receive endpoints, configured here rather than by ConfigureEndpoints (which skips a
+    /// saga configured on any endpoint by hand). New transfers arrive on <see cref="Queues.HalfMessages"/>,
+    /// which takes fewer messages at once than <see cref="Queues.Coordinator"/>, so under a backlog the
+    /// transfers in flight keep most of the coordinator; it binds to no published message type, so a
+    /// published fault reaches the saga once, on its main queue.
+    /// </summary>
+    public static void ConfigureEndpoints(IRegistrationContext context, IBusFactoryConfigurator bus)
+    {
+        bus.ReceiveEndpoint(Queues.Coordinator, e =>
+        {
+            e.PrefetchCount = 256;
+            e.ConfigureSaga<TransferState>(context);
+        });
+        bus.ReceiveEndpoint(Queues.HalfMessages, e =>
+        {
+            e.ConfigureConsumeTopology = false;
+            e.PrefetchCount = 64;
+            e.ConcurrentMessageLimit = 32;
+            e.ConfigureSaga<TransferState>(context);
+        });
+    }
 }
