@@ -17,6 +17,12 @@ public sealed class ApiOptions
     /// <summary>Requests per second each caller may make (token bucket); more get 429.</summary>
     public int PermitsPerSecond { get; set; } = 5000;
 
+    /// <summary>
+    /// New transfers are refused with 503 and Retry-After while more half messages than this wait for the
+    /// coordinator: a client told to come back later is better served than one whose transfer waits minutes.
+    /// </summary>
+    public int MaxWaitingTransfers { get; set; } = 2000;
+
     /// <summary>How long a request to a ledger or the coordinator may take before the Api answers 503.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(15);
 

@@ -4,6 +4,7 @@ using Saga.Api;
 using Saga.Api.Endpoints;
 using Saga.Components.EventStore;
 using Saga.Components.Hosting;
+using Saga.Contracts;
 
 // `dev-token --roles transfers,operator [--subject sub]` prints a development token and exits.
 if (args is ["dev-token", ..])
@@ -27,6 +28,8 @@ builder.Services.AddMarten(o =>
 
 // The Api's record of the transfers it accepted (Idempotency-Key and body), in its own schema.
 builder.Services.AddSingleton<SubmittedTransfers>();
+builder.Services.AddQueueBacklog(Queues.HalfMessages,
+    builder.Configuration.GetSection(ApiOptions.Section).Get<ApiOptions>()?.MaxWaitingTransfers ?? new ApiOptions().MaxWaitingTransfers);
 
 // Half messages and requests to the coordinator, requests to the ledgers.
 builder.Services.AddMassTransit(x =>

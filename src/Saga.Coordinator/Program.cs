@@ -3,6 +3,7 @@ using MassTransit;
 using Saga.Components.EventStore;
 using Saga.Components.Hosting;
 using Saga.Components.Transfers;
+using Saga.Contracts;
 
 // The coordinator: plays RocketMQ's broker for every transfer.
 // appsettings.json sits beside the binary, wherever the process is started from.
@@ -16,6 +17,8 @@ builder.Services.AddMarten(o => TransferEventStore.Configure(o, postgres.Connect
 
 // The saga's timing, and the periodic scan that finds due check-backs.
 builder.Services.Configure<TransferSagaOptions>(builder.Configuration.GetSection(TransferSagaOptions.Section));
+var saga = builder.Configuration.GetSection(TransferSagaOptions.Section).Get<TransferSagaOptions>() ?? new TransferSagaOptions();
+builder.Services.AddQueueBacklog(Queues.Coordinator, saga.MaxBacklog);
 builder.Services.AddCheckBackScan(builder.Configuration);
 
 // The durable scheduler (Quartz on PostgreSQL) for rare delayed work: scheduled redelivery of credits.

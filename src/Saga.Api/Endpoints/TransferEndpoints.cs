@@ -3,6 +3,7 @@ using System.Text;
 using Marten;
 using MassTransit;
 using Microsoft.Extensions.Options;
+using Saga.Components.Hosting;
 using Saga.Components.Security;
 using Saga.Components.EventStore;
 using Saga.Contracts;
@@ -36,8 +37,13 @@ public static class TransferEndpoints
     }
 
     private static async Task<IResult> Submit(HttpRequest request, SubmittedTransfers submitted, ISendEndpointProvider broker, IQuerySession session,
-        IOptions<ApiOptions> options)
+        QueueBacklog waiting, IOptions<ApiOptions> options)
     {
+        if (waiting.IsOver)
+        {
+            request.HttpContext.Response.Headers.RetryAfter = "1";
+            return Http.Problem(503, "Too many transfers are waiting", $"{waiting.Messages} new transfers wait for the coordinator; send this request again in a second.");
+        }
         var key = request.Headers["Idempotency-Key"].ToString();
         if (TransferValidation.IdempotencyKey(key) is { } invalidKey)
         {

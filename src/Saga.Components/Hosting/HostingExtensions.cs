@@ -20,6 +20,14 @@ public static class HostingExtensions
         return postgres;
     }
 
+    /// <summary>Watches how many messages wait in <paramref name="queue"/> (<see cref="QueueBacklog"/>), for admission control.</summary>
+    public static IServiceCollection AddQueueBacklog(this IServiceCollection services, string queue, int limit)
+    {
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<QueueBacklog>(sp, queue, limit));
+        services.AddHostedService(sp => sp.GetRequiredService<QueueBacklog>());
+        return services;
+    }
+
     /// <summary>
     /// The broker, from the "RabbitMq" section: durable queues and persistent messages (MassTransit's
     /// defaults), publisher confirms, scheduling through <see cref="Queues.SchedulerAddress"/>, and quorum

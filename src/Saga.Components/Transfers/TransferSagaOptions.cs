@@ -32,6 +32,13 @@ public sealed class TransferSagaOptions
 
     public TimeSpan MaxCreditResendInterval { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>
+    /// New half messages wait in their queue while more than this many messages wait in the coordinator's
+    /// (<c>transfers</c>): commits and credits of transfers in flight come first, or their check-backs and
+    /// resends come due while they wait and add work to a coordinator already behind.
+    /// </summary>
+    public int MaxBacklog { get; set; } = 500;
+
     /// <summary>The wait after send <paramref name="send"/> (1-based) of a credit before it is sent again.</summary>
     public TimeSpan CreditResendInterval(int send)
     {

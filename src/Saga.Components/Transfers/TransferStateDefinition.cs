@@ -1,4 +1,6 @@
 using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Saga.Components.Hosting;
 using Saga.Contracts;
 
 namespace Saga.Components.Transfers;
@@ -38,7 +40,8 @@ public sealed class TransferStateDefinition : SagaDefinition<TransferState>
     /// saga configured on any endpoint by hand). New transfers arrive on <see cref="Queues.HalfMessages"/>,
     /// which takes fewer messages at once than <see cref="Queues.Coordinator"/>, so under a backlog the
     /// transfers in flight keep most of the coordinator; it binds to no published message type, so a
-    /// published fault reaches the saga once, on its main queue.
+    /// published fault reaches the saga once, on its main queue. While <see cref="Queues.Coordinator"/> has
+    /// a backlog (<see cref="QueueBacklog"/>), new half messages wait.
     /// </summary>
     public static void ConfigureEndpoints(IRegistrationContext context, IBusFactoryConfigurator bus)
     {
@@ -47,9 +50,11 @@ public sealed class TransferStateDefinition : SagaDefinition<TransferState>
             e.PrefetchCount = 256;
             e.ConfigureSaga<TransferState>(context);
         });
+        var backlog = context.GetRequiredService<QueueBacklog>();
         bus.ReceiveEndpoint(Queues.HalfMessages, e =>
         {
             e.ConfigureConsumeTopology = false;
+            e.UseExecuteAsync(c => backlog.UntilUnder(c.CancellationToken));
             e.PrefetchCount = 64;
             e.ConcurrentMessageLimit = 32;
             e.ConfigureSaga<TransferState>(context);
