@@ -22,10 +22,14 @@ public sealed class ApiSystem : IAsyncLifetime
         Api = For(System, permitsPerSecond: 5000);
     }
 
-    public static WebApplicationFactory<Program> For(SagaSystem system, int permitsPerSecond) =>
+    public static WebApplicationFactory<Program> For(SagaSystem system, int permitsPerSecond, int? maxWaitingTransfers = null) =>
         new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             web.UseEnvironment("Development");
+            if (maxWaitingTransfers is { } waiting)
+            {
+                web.UseSetting("Api:MaxWaitingTransfers", waiting.ToString());
+            }
             web.UseSetting("RabbitMq:VirtualHost", system.Name);
             web.UseSetting("Postgres:Database", system.Name);
             web.UseSetting("Api:PermitsPerSecond", permitsPerSecond.ToString());

@@ -357,4 +357,24 @@ public sealed class Api_Specs(ApiSystem api) : IClassFixture<ApiSystem>
         Assert.Contains(statuses, r => r.StatusCode == HttpStatusCode.TooManyRequests);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode); // probes are never limited
     }
+
+    [Fact]
+    public async Task While_too_many_transfers_wait_a_new_one_is_503_with_Retry_After_and_nothing_is_recorded()
+    {
+        var alice = await api.OpenAccount("A", "alice", 100m);
+        var bob = await api.OpenAccount("B", "bob", 0m);
+        var key = "k-" + Guid.NewGuid();
+        // A limit below any backlog: the half-messages queue is always over it.
+        await using var full = ApiSystem.For(api.System, permitsPerSecond: 5000, maxWaitingTransfers: -1);
+
+        var refused = await ApiSystem.Client(full, "tester", Roles.Transfers).SendAsync(Post("/transfers", Transfer(alice, bob, 10m), key));
+
+        await Problem(refused, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal(TimeSpan.FromSeconds(1), refused.Headers.RetryAfter?.Delta);
+        // Nothing was recorded under the key: another body with it is a new transfer, not a conflict.
+        var accepted = await api.Transfers.SendAsync(Post("/transfers", Transfer(alice, bob, 20m), key));
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        await UntilState(api.Transfers, $"/transfers/{(await accepted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("transferId").GetGuid()}", TransferStates.Completed);
+        Assert.Equal(80m, (await api.Transfers.GetFromJsonAsync<JsonElement>($"/ledgers/A/accounts/{alice}")).GetProperty("balance").GetDecimal());
+    }
 }
