@@ -35,9 +35,11 @@ public sealed class ApiClients(IEnumerable<string> baseAddresses, string subject
 public sealed class ApiClient : IDisposable
 {
     private readonly HttpClient _http;
+    private readonly string _subject;
 
     public ApiClient(string baseAddress, string subject, int connections = 64)
     {
+        _subject = subject;
         _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = connections, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
         {
             BaseAddress = new Uri(baseAddress),
@@ -47,9 +49,10 @@ public sealed class ApiClient : IDisposable
             DevelopmentTokens.Create(subject, [Roles.Transfers, Roles.Operator], TimeSpan.FromHours(12)));
     }
 
+    /// <summary>Opens the account for this client's subject, so that its transfers may debit it.</summary>
     public async Task OpenAccount(string ledger, string accountId, decimal balance, CancellationToken cancellationToken = default)
     {
-        var response = await _http.PostAsJsonAsync($"/ledgers/{ledger}/accounts", new { accountId, openingBalance = balance }, cancellationToken);
+        var response = await _http.PostAsJsonAsync($"/ledgers/{ledger}/accounts", new { accountId, openingBalance = balance, owner = _subject }, cancellationToken);
         await Ensure(response, $"open account {ledger}/{accountId}");
     }
 

@@ -9,16 +9,19 @@ namespace Saga.Contracts;
 /// The half message: announces the transfer before any money moves. The coordinator stores it as not
 /// deliverable and only then sends <see cref="ExecuteLocalTransaction"/> to the ledger owning
 /// <see cref="From"/>. Idempotent per <see cref="TransferId"/>; a repeat with another body is recorded
-/// on the transfer's stream and changes nothing.
+/// on the transfer's stream and changes nothing. <see cref="Initiator"/> is who asked for the transfer (the
+/// caller's <c>sub</c>): only the owner of <see cref="From"/> may debit it.
 /// </summary>
-public sealed record StoreHalfMessage(Guid TransferId, AccountRef From, AccountRef To, decimal Amount, string Currency);
+public sealed record StoreHalfMessage(Guid TransferId, AccountRef From, AccountRef To, decimal Amount, string Currency, string? Initiator = null);
 
 /// <summary>
 /// The coordinator holds the half message (this is its acknowledgement): the producer, the ledger owning
 /// <see cref="From"/>, runs its local transaction (the debit) once and answers Commit or Rollback.
-/// Sent only while the transfer is Prepared; a repeat finds the recorded outcome and debits nothing.
+/// Sent only while the transfer is Prepared; a repeat finds the recorded outcome and debits nothing. The
+/// ledger debits only when <see cref="Initiator"/> owns <see cref="From"/>: one without an initiator
+/// (an older producer) debits nothing.
 /// </summary>
-public sealed record ExecuteLocalTransaction(Guid TransferId, AccountRef From, AccountRef To, decimal Amount, string Currency);
+public sealed record ExecuteLocalTransaction(Guid TransferId, AccountRef From, AccountRef To, decimal Amount, string Currency, string? Initiator = null);
 
 /// <summary>The producer's local transaction (the debit) committed: deliver the credit.</summary>
 public sealed record CommitTransfer(Guid TransferId);

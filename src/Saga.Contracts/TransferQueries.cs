@@ -2,6 +2,7 @@ namespace Saga.Contracts;
 
 public sealed record GetTransferStatus(Guid TransferId);
 
+/// <summary>A transfer as its readers see it; <see cref="Initiator"/> is the caller who asked for it.</summary>
 public sealed record TransferStatus(
     Guid TransferId,
     string State,
@@ -12,7 +13,8 @@ public sealed record TransferStatus(
     int CheckBacks,
     string? Reason,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt,
+    string? Initiator = null);
 
 public sealed record TransferNotFound(Guid TransferId);
 

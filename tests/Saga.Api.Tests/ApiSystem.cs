@@ -1,6 +1,8 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Claims;
+using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -50,7 +52,7 @@ public sealed class ApiSystem : IAsyncLifetime
         await System.DisposeAsync();
     }
 
-    public HttpClient Client(params string[] roles) => Client(Api, "tester", roles);
+    public HttpClient Client(params string[] roles) => Client(Api, Tester, roles);
 
     public static HttpClient Client(WebApplicationFactory<Program> api, string subject, params string[] roles)
     {
@@ -82,10 +84,14 @@ public sealed class ApiSystem : IAsyncLifetime
     public HttpClient Operator => Client(Roles.Operator);
     public HttpClient Transfers => Client(Roles.Transfers);
 
-    public async Task<string> OpenAccount(string ledger, string name, decimal balance)
+    /// <summary>The sub of <see cref="Client(string[])"/>'s tokens, and so of <see cref="Operator"/> and <see cref="Transfers"/>.</summary>
+    public const string Tester = "tester";
+
+    /// <summary>Opens an account owned by <paramref name="owner"/>, by default the sub of <see cref="Transfers"/>.</summary>
+    public async Task<string> OpenAccount(string ledger, string name, decimal balance, string owner = Tester)
     {
         var id = $"{name}-{Guid.NewGuid():N}"[..(name.Length + 9)];
-        var response = await Operator.PostAsJsonAsync($"/ledgers/{ledger}/accounts", new { accountId = id, openingBalance = balance });
+        var response = await Operator.PostAsJsonAsync($"/ledgers/{ledger}/accounts", new { accountId = id, openingBalance = balance, owner });
         Assert.Equal(global::System.Net.HttpStatusCode.Created, response.StatusCode);
         return id;
     }
@@ -98,5 +104,34 @@ public sealed class ApiSystem : IAsyncLifetime
             request.Headers.Add("Idempotency-Key", idempotencyKey);
         }
         return request;
+    }
+
+    /// <summary>A transfer's body, from ledger A to ledger B.</summary>
+    public static object Transfer(string from, string to, object amount) =>
+        new { from = new { ledger = "A", accountId = from }, to = new { ledger = "B", accountId = to }, amount };
+
+    /// <summary>Polls <paramref name="location"/> as <paramref name="client"/> until the transfer is in <paramref name="state"/>.</summary>
+    public static async Task<JsonElement> UntilState(HttpClient client, string location, string state)
+    {
+        JsonElement? body = null;
+        var done = await Eventually.Until(async () =>
+        {
+            var response = await client.GetAsync(location);
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                body = await response.Content.ReadFromJsonAsync<JsonElement>();
+            }
+            return body;
+        }, last => last?.GetProperty("state").GetString() == state, $"{location} reached {state}", TimeSpan.FromSeconds(30),
+            last => last?.ToString() ?? "not found", every: TimeSpan.FromMilliseconds(50));
+        return done!.Value;
+    }
+
+    /// <summary>Asserts a problem-details response with <paramref name="status"/> and returns its body.</summary>
+    public static async Task<JsonElement> Problem(HttpResponseMessage response, HttpStatusCode status)
+    {
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
     }
 }

@@ -124,7 +124,7 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
 
         await system.Submit(id, alice, bob, 100m);
         await system.Submit(id, alice, bob, 999m);
-        await system.Send(Queues.LedgerAddress("A"), new ExecuteLocalTransaction(id, alice, bob, 100m, "EUR"));
+        await system.Send(Queues.LedgerAddress("A"), new ExecuteLocalTransaction(id, alice, bob, 100m, "EUR", SagaSystem.Owner));
         await system.Send(Queues.CoordinatorAddress, new CommitTransfer(id));
         await system.Send(Queues.LedgerAddress("B"), new CreditAccount(id, bob, 100m, "EUR"));
         await system.Send(Queues.CoordinatorAddress, new AccountCredited(id, bob, 100m));

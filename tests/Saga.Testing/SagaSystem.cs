@@ -124,10 +124,13 @@ public class SagaSystem : IAsyncLifetime
 
     public async Task Send<T>(Uri destination, T message) where T : class => await (await _bus.GetSendEndpoint(destination)).Send(message);
 
+    /// <summary>The owner of every account the tests open, and the initiator of every transfer they submit.</summary>
+    public const string Owner = "saga-tests";
+
     public async Task<AccountRef> OpenAccount(string ledger, string name, decimal balance)
     {
         var id = $"{name}-{Guid.NewGuid():N}"[..(name.Length + 9)];
-        var response = await Client<OpenAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountOpened>(new OpenAccount(ledger, id, balance));
+        var response = await Client<OpenAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountOpened>(new OpenAccount(ledger, id, balance, Owner));
         Assert.True(response.Message.Created);
         return new AccountRef(ledger, id);
     }
@@ -135,7 +138,7 @@ public class SagaSystem : IAsyncLifetime
     /// <summary>An account with a fixed id, which the ledgers' fault injection recognises.</summary>
     public async Task<AccountRef> OpenNamedAccount(string ledger, string id, decimal balance)
     {
-        await Client<OpenAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountOpened, AccountOpenRejected>(new OpenAccount(ledger, id, balance));
+        await Client<OpenAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountOpened, AccountOpenRejected>(new OpenAccount(ledger, id, balance, Owner));
         return new AccountRef(ledger, id);
     }
 
@@ -148,7 +151,7 @@ public class SagaSystem : IAsyncLifetime
 
     /// <summary>Submits a transfer as the Api does, by sending its half message to the coordinator.</summary>
     public Task Submit(Guid id, AccountRef from, AccountRef to, decimal amount) =>
-        Send(Queues.HalfMessagesAddress, new StoreHalfMessage(id, from, to, amount, "EUR"));
+        Send(Queues.HalfMessagesAddress, new StoreHalfMessage(id, from, to, amount, "EUR", Owner));
 
     public async Task<TransferStatus?> Status(Guid id)
     {

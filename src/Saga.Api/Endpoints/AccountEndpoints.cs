@@ -32,18 +32,19 @@ public static class AccountEndpoints
         }
 
         var response = await clients.CreateRequestClient<OpenAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountOpened, AccountOpenRejected>(
-            new OpenAccount(ledger, body!.AccountId!, body.OpeningBalance!.Value), request.HttpContext.RequestAborted);
+            new OpenAccount(ledger, body!.AccountId!, body.OpeningBalance!.Value, body.Owner), request.HttpContext.RequestAborted);
         if (!response.Is(out Response<AccountOpened>? created))
         {
             response.Is(out Response<AccountOpenRejected>? rejected);
-            return Http.Problem(409, "The account exists with another opening balance", rejected!.Message.Reason);
+            return Http.Problem(409, "The account exists with another opening balance or owner", rejected!.Message.Reason);
         }
         var opened = created.Message;
         return TypedResults.Created($"/ledgers/{ledger}/accounts/{Uri.EscapeDataString(opened.AccountId)}",
-            new AccountResponse(ledger, opened.AccountId, opened.Balance));
+            new AccountResponse(ledger, opened.AccountId, opened.Balance, opened.Owner));
     }
 
-    private static async Task<IResult> Get(string ledger, string accountId, IScopedClientFactory clients, IOptions<ApiOptions> options, CancellationToken cancellationToken)
+    /// <summary>The account, for its owner and operators; anyone else is told there is no such account.</summary>
+    private static async Task<IResult> Get(string ledger, string accountId, HttpContext http, IScopedClientFactory clients, IOptions<ApiOptions> options, CancellationToken cancellationToken)
     {
         if (AccountValidation.UnknownLedger(ledger, options) is { } unknown)
         {
@@ -54,8 +55,8 @@ public static class AccountEndpoints
             return invalid;
         }
         var response = await clients.CreateRequestClient<GetAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountBalance, AccountNotFound>(new GetAccount(ledger, accountId), cancellationToken);
-        return response.Is(out Response<AccountBalance>? balance)
-            ? TypedResults.Ok(new AccountResponse(ledger, accountId, balance.Message.Balance))
-            : Http.Problem(404, "No such account", $"ledger {ledger} has no account '{accountId}'");
+        return response.Is(out Response<AccountBalance>? balance) && Ownership.MaySeeAccount(http, balance.Message.Owner)
+            ? TypedResults.Ok(new AccountResponse(ledger, accountId, balance.Message.Balance, balance.Message.Owner))
+            : Http.Problem(404, "No such account", $"ledger {ledger} has no account '{accountId}' you may see");
     }
 }

@@ -22,8 +22,15 @@ internal static class AccountValidation
         {
             errors["openingBalance"] = [$"openingBalance is required: zero or more, at most {options.MaxAmount}, two decimal places at most"];
         }
+        if (body.Owner is not { Length: > 0 and <= MaxOwnerLength } owner || owner.Any(char.IsControl) || owner.Trim() != owner)
+        {
+            errors["owner"] = [$"owner is required: the sub of the caller who may debit the account, 1 to {MaxOwnerLength} characters, no control characters or surrounding spaces"];
+        }
         return errors.Count > 0 ? Http.Invalid(errors) : null;
     }
+
+    /// <summary>A token's sub is at most 255 ASCII characters (OpenID Connect Core, 2).</summary>
+    private const int MaxOwnerLength = 255;
 
     public static IResult? AccountId(string accountId) =>
         Http.IdError(accountId, "accountId") is { } idError ? Http.Invalid(new() { ["accountId"] = [idError] }) : null;

@@ -88,7 +88,7 @@ public static class TransferEndpoints
             var coordinator = await broker.GetSendEndpoint(Queues.HalfMessagesAddress);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(options.Value.RequestTimeout);
-            await coordinator.Send(new StoreHalfMessage(transferId, from, to, amount, Currency), timeout.Token);
+            await coordinator.Send(new StoreHalfMessage(transferId, from, to, amount, Currency, Http.Caller(request.HttpContext)), timeout.Token);
         }
         catch (Exception) when (!cancellationToken.IsCancellationRequested)
         {
@@ -104,27 +104,42 @@ public static class TransferEndpoints
         Http.Problem(503, title, "Nothing was debited by this request; send the same request with the same Idempotency-Key again.",
             new Dictionary<string, object?> { ["transferId"] = transferId });
 
-    private static async Task<IResult> Get(Guid transferId, IQuerySession session, CancellationToken cancellationToken) =>
-        await TransferViews.Load(session, transferId, cancellationToken) is { } transfer
+    private static async Task<IResult> Get(Guid transferId, HttpContext http, IQuerySession session, IScopedClientFactory clients, IOptions<ApiOptions> options,
+        CancellationToken cancellationToken) =>
+        await Visible(transferId, http, session, clients, options, cancellationToken) is { } transfer
             ? TypedResults.Ok(ToResponse(transfer))
             : NotFound(transferId);
 
-    private static async Task<IResult> Events(Guid transferId, IQuerySession session, CancellationToken cancellationToken)
+    private static async Task<IResult> Events(Guid transferId, HttpContext http, IQuerySession session, IScopedClientFactory clients, IOptions<ApiOptions> options,
+        CancellationToken cancellationToken)
     {
+        if (await Visible(transferId, http, session, clients, options, cancellationToken) is null)
+        {
+            return NotFound(transferId);
+        }
         var events = await session.Events.FetchStreamAsync(transferId, token: cancellationToken);
         return events.Count == 0
             ? NotFound(transferId)
             : TypedResults.Ok(events.Select(e => new TransferEvent(e.Version, e.Data.GetType().Name, e.Timestamp, e.Data)));
     }
 
-    private static async Task<IResult> List(string? state, int? limit, string? after, IQuerySession session, CancellationToken cancellationToken)
+    /// <summary>The transfer, if it exists and the caller may see it (<see cref="Ownership"/>).</summary>
+    private static async Task<TransferStatus?> Visible(Guid transferId, HttpContext http, IQuerySession session, IScopedClientFactory clients,
+        IOptions<ApiOptions> options, CancellationToken cancellationToken) =>
+        await TransferViews.Load(session, transferId, cancellationToken) is { } transfer && await Ownership.MaySeeTransfer(http, transfer, clients, options)
+            ? transfer
+            : null;
+
+    /// <summary>Operators list every transfer in a state; anyone else the transfers it asked for.</summary>
+    private static async Task<IResult> List(string? state, int? limit, string? after, HttpContext http, IQuerySession session, CancellationToken cancellationToken)
     {
         if (TransferValidation.Listing(state, limit, after, out var before) is { } invalid)
         {
             return invalid;
         }
         var take = limit ?? 50;
-        var page = await TransferViews.InState(session, state!, before, take, cancellationToken);
+        var initiator = Ownership.IsOperator(http) ? null : Http.Caller(http);
+        var page = await TransferViews.InState(session, state!, initiator, before, take, cancellationToken);
         var next = page.Count == take ? TransferCursor.At(page[^1].UpdatedAt) : null;
         return TypedResults.Ok(new TransferPage(page.Select(ToResponse).ToList(), next));
     }

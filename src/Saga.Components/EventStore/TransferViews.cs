@@ -13,11 +13,18 @@ public static class TransferViews
     public static async Task<TransferStatus?> Load(IQuerySession session, Guid transferId, CancellationToken cancellationToken) =>
         (await session.LoadAsync<TransferState>(transferId, cancellationToken).ConfigureAwait(false))?.ToStatus();
 
-    /// <summary>The transfers in <paramref name="state"/>, most recently changed first, changed before <paramref name="before"/> if given.</summary>
-    public static async Task<IReadOnlyList<TransferStatus>> InState(IQuerySession session, string state, DateTimeOffset? before, int take,
+    /// <summary>
+    /// The transfers in <paramref name="state"/>, asked for by <paramref name="initiator"/> if given, most
+    /// recently changed first, changed before <paramref name="before"/> if given.
+    /// </summary>
+    public static async Task<IReadOnlyList<TransferStatus>> InState(IQuerySession session, string state, string? initiator, DateTimeOffset? before, int take,
         CancellationToken cancellationToken)
     {
         var query = session.Query<TransferState>().Where(x => x.CurrentState == state);
+        if (initiator is not null)
+        {
+            query = query.Where(x => x.Initiator == initiator);
+        }
         if (before is { } b)
         {
             query = query.Where(x => x.UpdatedAt < b);

@@ -3,19 +3,27 @@ using Saga.Contracts;
 
 namespace Saga.Components.Ledgers;
 
+/// <summary>Opens an account for its owner, once: opening it again with the same balance and owner finds it open.</summary>
 public sealed class OpenAccountConsumer(LedgerDatabase ledger) : IConsumer<OpenAccount>
 {
     public async Task Consume(ConsumeContext<OpenAccount> context)
     {
         var m = context.Message;
-        var (balance, opening, created) = await ledger.Open(m.AccountId, m.OpeningBalance, context.CancellationToken);
-        if (!created && opening != m.OpeningBalance)
+        // Checked again where the account is made, whatever the Api checked: an account nobody owns could never be debited.
+        var refusal = string.IsNullOrWhiteSpace(m.Owner) ? "an account is opened for an owner" : LedgerAmounts.OpeningProblem(m.OpeningBalance);
+        if (refusal is not null)
         {
-            await context.RespondAsync(new AccountOpenRejected(m.Ledger, m.AccountId,
-                $"account '{m.AccountId}' was opened with balance {opening}, not {m.OpeningBalance}"));
+            await context.RespondAsync(new AccountOpenRejected(m.Ledger, m.AccountId, refusal));
             return;
         }
-        await context.RespondAsync(new AccountOpened(m.Ledger, m.AccountId, balance, created));
+        var opened = await ledger.Open(m.AccountId, m.OpeningBalance, m.Owner!, context.CancellationToken);
+        if (!opened.Created && (opened.OpeningBalance != m.OpeningBalance || opened.Owner != m.Owner))
+        {
+            await context.RespondAsync(new AccountOpenRejected(m.Ledger, m.AccountId,
+                $"account '{m.AccountId}' was opened with balance {opened.OpeningBalance} for another owner or balance"));
+            return;
+        }
+        await context.RespondAsync(new AccountOpened(m.Ledger, m.AccountId, opened.Balance, opened.Created, opened.Owner));
     }
 }
 
@@ -24,9 +32,9 @@ public sealed class GetAccountConsumer(LedgerDatabase ledger) : IConsumer<GetAcc
     public async Task Consume(ConsumeContext<GetAccount> context)
     {
         var m = context.Message;
-        if (await ledger.Balance(m.AccountId, context.CancellationToken) is { } balance)
+        if (await ledger.Account(m.AccountId, context.CancellationToken) is { } account)
         {
-            await context.RespondAsync(new AccountBalance(m.Ledger, m.AccountId, balance));
+            await context.RespondAsync(new AccountBalance(m.Ledger, m.AccountId, account.Balance, account.Owner));
         }
         else
         {

@@ -72,6 +72,11 @@ public static class LedgerAmounts
         amount <= 0 ? $"amount {amount} is not positive"
         : decimal.Round(amount, 2) != amount ? $"amount {amount} has more than two decimal places"
         : null;
+
+    public static string? OpeningProblem(decimal openingBalance) =>
+        openingBalance < 0 ? $"opening balance {openingBalance} is negative"
+        : decimal.Round(openingBalance, 2) != openingBalance ? $"opening balance {openingBalance} has more than two decimal places"
+        : null;
 }
 
 public sealed class CreditAccountConsumerDefinition(IOptions<LedgerOptions> options) : ConsumerDefinition<CreditAccountConsumer>

@@ -95,39 +95,49 @@ public sealed class LedgerDatabase : IAsyncDisposable
                 primary key (transfer_id, purpose));
             -- A void holds the credit's key without moving money: a later copy of that credit is refused.
             alter table {_s}.credits add column if not exists voided_at timestamptz;
+            -- Who may debit the account, and who asked for each local transaction. An account opened before
+            -- owners were kept has none, so nobody can debit it until an operator gives it one.
+            alter table {_s}.accounts add column if not exists owner text;
+            alter table {_s}.local_transactions add column if not exists initiator text;
             """, cancellationToken);
         await tx.CommitAsync(cancellationToken);
     }
 
-    /// <summary>Opens the account, or finds it open already: (balance, opening balance, created).</summary>
-    public async Task<(decimal Balance, decimal OpeningBalance, bool Created)> Open(string accountId, decimal openingBalance, CancellationToken cancellationToken)
+    /// <summary>Opens the account for its owner, or finds it open already.</summary>
+    public async Task<OpenedAccount> Open(string accountId, decimal openingBalance, string owner, CancellationToken cancellationToken)
     {
         await using var command = _dataSource.CreateCommand($"""
             with opened as (
-                insert into {_s}.accounts (account_id, balance, opening_balance) values ($1, $2, $2)
-                on conflict (account_id) do nothing returning balance, opening_balance)
-            select balance, opening_balance, true from opened
+                insert into {_s}.accounts (account_id, balance, opening_balance, owner) values ($1, $2, $2, $3)
+                on conflict (account_id) do nothing returning balance, opening_balance, owner)
+            select balance, opening_balance, owner, true from opened
             union all
-            select balance, opening_balance, false from {_s}.accounts where account_id = $1 and not exists (select 1 from opened)
+            select balance, opening_balance, owner, false from {_s}.accounts where account_id = $1 and not exists (select 1 from opened)
             """);
         command.Parameters.Add(new() { Value = accountId });
         command.Parameters.Add(new() { Value = openingBalance });
+        command.Parameters.Add(new() { Value = owner });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
         {
             // Opened concurrently by another request and not yet visible to this statement's snapshot: ask again.
             await reader.DisposeAsync();
-            return await Open(accountId, openingBalance, cancellationToken);
+            return await Open(accountId, openingBalance, owner, cancellationToken);
         }
-        return (reader.GetDecimal(0), reader.GetDecimal(1), reader.GetBoolean(2));
+        return new(reader.GetDecimal(0), reader.GetDecimal(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetBoolean(3));
     }
 
-    public async Task<decimal?> Balance(string accountId, CancellationToken cancellationToken)
+    /// <summary>The account's balance and owner, or null when this ledger has no such account.</summary>
+    public async Task<(decimal Balance, string? Owner)?> Account(string accountId, CancellationToken cancellationToken)
     {
-        await using var command = _dataSource.CreateCommand($"select balance from {_s}.accounts where account_id = $1");
+        await using var command = _dataSource.CreateCommand($"select balance, owner from {_s}.accounts where account_id = $1");
         command.Parameters.Add(new() { Value = accountId });
-        return await command.ExecuteScalarAsync(cancellationToken) as decimal?;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (reader.GetDecimal(0), reader.IsDBNull(1) ? null : reader.GetString(1)) : null;
     }
+
+    public async Task<decimal?> Balance(string accountId, CancellationToken cancellationToken) =>
+        (await Account(accountId, cancellationToken))?.Balance;
 
     public async Task<LocalTransaction?> FindLocalTransaction(Guid transferId, CancellationToken cancellationToken)
     {
@@ -140,7 +150,8 @@ public sealed class LedgerDatabase : IAsyncDisposable
 
     /// <summary>
     /// The producer's local transaction: the debit and the record of its outcome, committed together. An
-    /// insufficient balance or an unknown account is recorded as rolled back. If a record already holds the
+    /// insufficient balance is recorded as rolled back, and so is an account the initiator does not own,
+    /// with the reason an unknown account gets: a caller learns nothing of accounts that are not its own. If a record already holds the
     /// transfer id (a duplicate request, or a check-back's tombstone), nothing is debited and that record's
     /// outcome stands.
     /// </summary>
@@ -164,9 +175,10 @@ public sealed class LedgerDatabase : IAsyncDisposable
         batch.BatchCommands.Add(new NpgsqlBatchCommand(
             $"select 1 from {_s}.accounts where account_id = any($1) order by account_id for update") { Parameters = { new() { Value = froms } } });
         batch.BatchCommands.Add(new NpgsqlBatchCommand($"""
-            insert into {_s}.local_transactions (transfer_id, outcome, reason, from_account, to_ledger, to_account, amount)
-            select distinct on (t.id) t.id, '{RolledBack}', '{Deciding}', t.from_account, t.to_ledger, t.to_account, t.amount
-            from unnest($1::uuid[], $2::text[], $3::numeric[], $4::text[], $5::text[]) with ordinality t(id, from_account, amount, to_ledger, to_account, n)
+            insert into {_s}.local_transactions (transfer_id, outcome, reason, from_account, to_ledger, to_account, amount, initiator)
+            select distinct on (t.id) t.id, '{RolledBack}', '{Deciding}', t.from_account, t.to_ledger, t.to_account, t.amount, t.initiator
+            from unnest($1::uuid[], $2::text[], $3::numeric[], $4::text[], $5::text[], $6::text[])
+                with ordinality t(id, from_account, amount, to_ledger, to_account, initiator, n)
             order by t.id, t.n
             on conflict (transfer_id) do nothing
             """)
@@ -175,14 +187,18 @@ public sealed class LedgerDatabase : IAsyncDisposable
             {
                 new() { Value = ids }, new() { Value = froms }, new() { Value = transfers.Select(t => t.Amount).ToArray() },
                 new() { Value = transfers.Select(t => t.To.Ledger).ToArray() }, new() { Value = transfers.Select(t => t.To.AccountId).ToArray() },
+                new() { Value = transfers.Select(t => t.Initiator).ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text },
             },
         });
         batch.BatchCommands.Add(new NpgsqlBatchCommand($"""
-            with mine as (
-                select l.transfer_id, l.from_account, l.amount, a.balance is not null as known,
-                       sum(l.amount) over (partition by l.from_account order by l.amount, l.transfer_id rows unbounded preceding) <= a.balance as debited
+            with asked as (
+                select l.transfer_id, l.from_account, l.amount, a.balance, coalesce(a.owner = l.initiator, false) as owned
                 from {_s}.local_transactions l left join {_s}.accounts a on a.account_id = l.from_account
                 where l.transfer_id = any($1) and l.reason = '{Deciding}'),
+            mine as (
+                select transfer_id, from_account, amount, owned as known,
+                       owned and sum(amount) over (partition by from_account, owned order by amount, transfer_id rows unbounded preceding) <= balance as debited
+                from asked),
             debit as (
                 update {_s}.accounts a set balance = a.balance - d.total
                 from (select from_account, sum(amount) as total from mine where debited group by from_account) d
@@ -371,6 +387,8 @@ public sealed class LedgerDatabase : IAsyncDisposable
         await _localTransactions.DisposeAsync();
         await _credits.DisposeAsync();
     }
+
+    public sealed record OpenedAccount(decimal Balance, decimal OpeningBalance, string? Owner, bool Created);
 
     private sealed record CreditRequest(Guid TransferId, CreditPurpose Purpose, string AccountId, decimal Amount);
 }

@@ -3,6 +3,7 @@ namespace Saga.Components.Transfers;
 // What is stored on a transfer's stream, one record per thing that happened. These are the stored
 // schema, kept apart from the wire messages in Saga.Contracts: each may evolve on its own.
 
+/// <summary>The half message is held; <see cref="Initiator"/> is the caller who asked (null on streams from before it was kept).</summary>
 public sealed record HalfMessageStored(
     string FromLedger,
     string FromAccount,
@@ -12,7 +13,8 @@ public sealed record HalfMessageStored(
     string Currency,
     DateTimeOffset At,
     DateTimeOffset CheckBackDueAt,
-    int CheckBackLimit);
+    int CheckBackLimit,
+    string? Initiator = null);
 
 /// <summary>The producer's local transaction committed; <see cref="Source"/> says who told us.</summary>
 public sealed record TransferCommitted(string Source, DateTimeOffset At);

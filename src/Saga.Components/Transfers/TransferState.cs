@@ -26,6 +26,9 @@ public sealed class TransferState : SagaStateMachineInstance
     public decimal Amount { get; set; }
     public string Currency { get; set; } = "";
 
+    /// <summary>Who asked for the transfer (the caller's sub): the source ledger debits only its owner's account.</summary>
+    public string? Initiator { get; set; }
+
     /// <summary>The producer's debit is known to have committed (by its Commit or a check-back).</summary>
     public bool DebitCommitted { get; set; }
 
@@ -82,7 +85,7 @@ public sealed class TransferState : SagaStateMachineInstance
         {
             case HalfMessageStored h:
                 (FromLedger, FromAccount, ToLedger, ToAccount) = (h.FromLedger, h.FromAccount, h.ToLedger, h.ToAccount);
-                (Amount, Currency, CreatedAt) = (h.Amount, h.Currency, h.At);
+                (Amount, Currency, CreatedAt, Initiator) = (h.Amount, h.Currency, h.At, h.Initiator);
                 (ScanDueAt, CheckBackLimit) = (h.CheckBackDueAt, h.CheckBackLimit);
                 Become(TransferStates.Prepared, h.At);
                 break;
@@ -192,7 +195,7 @@ public sealed class TransferState : SagaStateMachineInstance
     }
 
     public TransferStatus ToStatus() =>
-        new(CorrelationId, CurrentState, From, To, Amount, Currency, CheckBacks, Reason, CreatedAt, UpdatedAt);
+        new(CorrelationId, CurrentState, From, To, Amount, Currency, CheckBacks, Reason, CreatedAt, UpdatedAt, Initiator);
 
     private void Become(string state, DateTimeOffset at)
     {

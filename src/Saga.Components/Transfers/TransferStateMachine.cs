@@ -47,7 +47,7 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
             When(HalfMessage)
                 .Then(c => c.Saga.Record(new HalfMessageStored(
                     c.Message.From.Ledger, c.Message.From.AccountId, c.Message.To.Ledger, c.Message.To.AccountId,
-                    c.Message.Amount, c.Message.Currency, Now, Now + _options.CheckBackTimeout, _options.MaxCheckBacks)))
+                    c.Message.Amount, c.Message.Currency, Now, Now + _options.CheckBackTimeout, _options.MaxCheckBacks, c.Message.Initiator)))
                 .TransitionTo(Prepared)
                 .Send(c => SourceLedger(c.Saga), c => LocalTransactionFor(c.Saga)));
 
@@ -315,7 +315,8 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
         DuringAny(
             When(HalfMessage, c => !Holds(c.Saga, c.Message))
                 .Then(c => Ignore(c, $"refused: this id holds a transfer of {c.Saga.Amount} {c.Saga.Currency} from {c.Saga.From} to {c.Saga.To}, " +
-                    $"not of {c.Message.Amount} {c.Message.Currency} from {c.Message.From} to {c.Message.To}")),
+                    $"not of {c.Message.Amount} {c.Message.Currency} from {c.Message.From} to {c.Message.To}" +
+                    (c.Saga.Initiator == c.Message.Initiator ? "" : $", asked for by '{c.Message.Initiator}', not '{c.Saga.Initiator}'"))),
             When(StatusRequested)
                 .Respond(c => c.Saga.ToStatus()));
         OnUnhandledEvent(c =>
@@ -357,9 +358,9 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
     private Uri DestinationLedger(TransferState s) => Queues.LedgerAddress(s.ToLedger);
 
     private static bool Holds(TransferState s, StoreHalfMessage m) =>
-        s.From == m.From && s.To == m.To && s.Amount == m.Amount && s.Currency == m.Currency;
+        s.From == m.From && s.To == m.To && s.Amount == m.Amount && s.Currency == m.Currency && s.Initiator == m.Initiator;
 
-    private static ExecuteLocalTransaction LocalTransactionFor(TransferState s) => new(s.CorrelationId, s.From, s.To, s.Amount, s.Currency);
+    private static ExecuteLocalTransaction LocalTransactionFor(TransferState s) => new(s.CorrelationId, s.From, s.To, s.Amount, s.Currency, s.Initiator);
 
     private static CreditAccount CreditFor(TransferState s) => new(s.CorrelationId, s.To, s.Amount, s.Currency);
 

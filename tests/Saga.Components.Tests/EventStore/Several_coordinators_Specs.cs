@@ -22,7 +22,7 @@ public sealed class Several_coordinators_Specs(PostgresSchema schema) : IClassFi
         Assert.True(x.Services.GetRequiredService<TransferCommits>().IsInFlight(id));
         await NeedsAttentionThroughY(id);
 
-        await x.Send(new StoreHalfMessage(id, Alice, Bob, 100m, "EUR"));
+        await x.Send(new StoreHalfMessage(id, Alice, Bob, 100m, "EUR", Initiator));
 
         // X's copy says Prepared, which would ask ledger A to debit a transfer no coordinator completes now:
         // its commit fails on the version Y wrote, and the retry decides on what Y recorded.

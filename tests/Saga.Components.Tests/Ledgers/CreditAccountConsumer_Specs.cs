@@ -37,7 +37,7 @@ public sealed class CreditAccountConsumer_Specs : IAsyncLifetime
             .BuildServiceProvider(true);
         _ledger = _provider.GetRequiredService<LedgerDatabase>();
         await _ledger.Migrate();
-        await _ledger.Open("bob", 0m, default);
+        await _ledger.Open("bob", 0m, "bob", default);
         _harness = _provider.GetRequiredService<ITestHarness>();
         await _harness.Start();
     }

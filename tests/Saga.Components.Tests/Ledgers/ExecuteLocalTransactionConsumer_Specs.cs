@@ -30,7 +30,7 @@ public sealed class ExecuteLocalTransactionConsumer_Specs : IAsyncLifetime
     }
 
     private ExecuteLocalTransaction Transfer(decimal amount, string from = "alice") =>
-        new(Guid.NewGuid(), new AccountRef(_id, from), new AccountRef("B", "bob"), amount, "EUR");
+        new(Guid.NewGuid(), new AccountRef(_id, from), new AccountRef("B", "bob"), amount, "EUR", Initiator: from);
 
     [Fact]
     public async Task Asked_twice_it_debits_once_and_commits_both_times()
@@ -109,7 +109,7 @@ public sealed class ExecuteLocalTransactionConsumer_Specs : IAsyncLifetime
             .BuildServiceProvider(true);
         var ledger = provider.GetRequiredService<LedgerDatabase>();
         await ledger.Migrate();
-        await ledger.Open("alice", 100m, default);
+        await ledger.Open("alice", 100m, "alice", default);
         await provider.GetRequiredService<ITestHarness>().Start();
         return provider;
     }

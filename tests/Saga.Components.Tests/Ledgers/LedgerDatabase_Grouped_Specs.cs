@@ -41,12 +41,12 @@ public sealed class LedgerDatabase_Grouped_Specs : IAsyncLifetime
     private LedgerDatabase NewInstance() => new(_dataSource, Options.Create(new LedgerOptions { Id = _id }));
 
     private ExecuteLocalTransaction Transfer(string from, decimal amount, Guid? id = null) =>
-        new(id ?? Guid.NewGuid(), new AccountRef(_id, from), new AccountRef("B", "bob"), amount, "EUR");
+        new(id ?? Guid.NewGuid(), new AccountRef(_id, from), new AccountRef("B", "bob"), amount, "EUR", Initiator: from);
 
     [Fact]
     public async Task Debits_of_one_account_in_one_batch_each_see_the_others_and_never_overdraw()
     {
-        await _ledger.Open("alice", 100m, default);
+        await _ledger.Open("alice", 100m, "alice", default);
         var first = Transfer("alice", 10m);
         var batched = new[] { 30m, 50m, 40m, 5m, 70m, 20m, 15m }.Select(a => Transfer("alice", a)).ToList();
 
@@ -60,9 +60,27 @@ public sealed class LedgerDatabase_Grouped_Specs : IAsyncLifetime
     }
 
     [Fact]
+    public async Task In_one_batch_a_stranger_debits_nothing_and_takes_no_share_of_the_owners_balance()
+    {
+        await _ledger.Open("alice", 100m, "alice", default);
+        var first = Transfer("alice", 10m);
+        // The stranger's debits are the smaller: in amount order they would come first and leave the owner's 90 without cover.
+        var strangers = new[] { 30m, 60m }.Select(a => Transfer("alice", a) with { Initiator = "mallory" }).ToList();
+        var owners = Transfer("alice", 90m);
+        var unsigned = Transfer("alice", 1m) with { Initiator = null };
+
+        var runs = await InOneBatch(["alice"], () => _ledger.RunLocalTransaction(first, default),
+            strangers.Append(owners).Append(unsigned).Select(t => (Func<Task<LocalTransaction>>)(() => _ledger.RunLocalTransaction(t, default))));
+
+        Assert.All(new[] { runs[1], runs[2], runs[4] }, o => Assert.Equal((LocalTransactionOutcome.RolledBack, "unknown account"), (o.Outcome, o.Reason)));
+        Assert.Equal(LocalTransactionOutcome.Committed, runs[3].Outcome);
+        Assert.Equal(0m, await _ledger.Balance("alice", default));
+    }
+
+    [Fact]
     public async Task Many_concurrent_debits_of_one_account_move_each_committed_amount_once_and_refuse_only_what_no_longer_fits()
     {
-        await _ledger.Open("alice", 1000m, default);
+        await _ledger.Open("alice", 1000m, "alice", default);
         var transfers = Enumerable.Range(0, 120).Select(i => Transfer("alice", i % 37 + 1m)).ToList(); // about twice the balance
 
         var outcomes = await Task.WhenAll(transfers.Select(t => Task.Run(() => _ledger.RunLocalTransaction(t, default))));
@@ -74,7 +92,7 @@ public sealed class LedgerDatabase_Grouped_Specs : IAsyncLifetime
     [Fact]
     public async Task The_same_transfer_many_times_in_one_batch_debits_once_and_all_get_its_outcome()
     {
-        await _ledger.Open("alice", 500m, default);
+        await _ledger.Open("alice", 500m, "alice", default);
         var first = Transfer("alice", 10m);
         var repeated = Transfer("alice", 100m);
         var other = Transfer("alice", 50m);
@@ -91,7 +109,7 @@ public sealed class LedgerDatabase_Grouped_Specs : IAsyncLifetime
     [Fact]
     public async Task The_same_transfer_submitted_concurrently_from_two_instances_debits_once()
     {
-        await _ledger.Open("alice", 1000m, default);
+        await _ledger.Open("alice", 1000m, "alice", default);
         await using var other = NewInstance();
         var transfers = Enumerable.Range(0, 30).Select(_ => Transfer("alice", 7m)).ToList();
 
@@ -107,8 +125,8 @@ public sealed class LedgerDatabase_Grouped_Specs : IAsyncLifetime
     [Fact]
     public async Task Credits_in_one_batch_apply_once_per_key_sum_per_account_and_an_unknown_account_fails_alone()
     {
-        await _ledger.Open("bob", 0m, default);
-        await _ledger.Open("carol", 0m, default);
+        await _ledger.Open("bob", 0m, "bob", default);
+        await _ledger.Open("carol", 0m, "carol", default);
         var (k1, k2, k3, unknown) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
         var batched = new List<Func<Task<CreditOutcome>>>
         {
@@ -135,15 +153,15 @@ public sealed class LedgerDatabase_Grouped_Specs : IAsyncLifetime
         Assert.Equal(1m + 10m + 20m + 5m, await _ledger.Balance("bob", default));
         Assert.Equal(7m, await _ledger.Balance("carol", default));
 
-        await _ledger.Open("nobody", 0m, default);
+        await _ledger.Open("nobody", 0m, "nobody", default);
         Assert.Equal(CreditOutcome.Applied, await _ledger.Credit(unknown, CreditPurpose.Transfer, "nobody", 3m, default)); // nothing was recorded before
     }
 
     [Fact]
     public async Task Concurrent_credits_with_repeats_and_unknown_accounts_apply_each_key_once_and_fail_only_the_unknown()
     {
-        await _ledger.Open("bob", 0m, default);
-        await _ledger.Open("carol", 0m, default);
+        await _ledger.Open("bob", 0m, "bob", default);
+        await _ledger.Open("carol", 0m, "carol", default);
         var keys = Enumerable.Range(0, 40).Select(i => (Id: Guid.NewGuid(), Account: i % 2 == 0 ? "bob" : "carol", Amount: i + 1m)).ToList();
         var unknown = Enumerable.Range(0, 10).Select(_ => Guid.NewGuid()).ToList();
 
@@ -173,7 +191,7 @@ public sealed class LedgerDatabase_Grouped_Specs : IAsyncLifetime
     [InlineData(false, CreditOutcome.Applied)]
     public async Task A_credit_batched_with_others_waits_for_a_void_in_flight_and_only_it_takes_the_void_outcome(bool voidCommits, CreditOutcome expected)
     {
-        await _ledger.Open("bob", 0m, default);
+        await _ledger.Open("bob", 0m, "bob", default);
         var (raced, other) = (Guid.NewGuid(), Guid.NewGuid());
         await using var connection = await _dataSource.OpenConnectionAsync();
         await using var voiding = await connection.BeginTransactionAsync();
@@ -212,7 +230,7 @@ public sealed class LedgerDatabase_Grouped_Specs : IAsyncLifetime
     [InlineData(false, LocalTransactionOutcome.Committed)]
     public async Task A_local_transaction_waits_for_a_check_back_tombstone_in_flight_and_debits_only_if_it_is_undone(bool tombstoneCommits, LocalTransactionOutcome expected)
     {
-        await _ledger.Open("alice", 100m, default);
+        await _ledger.Open("alice", 100m, "alice", default);
         var transfer = Transfer("alice", 60m);
         await using var connection = await _dataSource.OpenConnectionAsync();
         await using var checkingBack = await connection.BeginTransactionAsync();
@@ -244,7 +262,7 @@ public sealed class LedgerDatabase_Grouped_Specs : IAsyncLifetime
     [Fact]
     public async Task Check_backs_racing_local_transactions_agree_with_them_and_the_balance()
     {
-        await _ledger.Open("alice", 10_000m, default);
+        await _ledger.Open("alice", 10_000m, "alice", default);
         var transfers = Enumerable.Range(0, 80).Select(i => Transfer("alice", i + 1m)).ToList();
 
         var raced = await Task.WhenAll(transfers.Select(async t =>
@@ -266,7 +284,7 @@ public sealed class LedgerDatabase_Grouped_Specs : IAsyncLifetime
         var accounts = new[] { "d", "a", "c", "b" };
         foreach (var account in accounts)
         {
-            await _ledger.Open(account, 200m, default);
+            await _ledger.Open(account, 200m, account, default);
         }
         await using var second = NewInstance();
         var instances = new[] { _ledger, second };

@@ -33,20 +33,20 @@ public sealed class LedgerDatabase_Specs : IAsyncLifetime
     }
 
     private ExecuteLocalTransaction Transfer(string from, decimal amount, Guid? id = null) =>
-        new(id ?? Guid.NewGuid(), new AccountRef(_id, from), new AccountRef("B", "bob"), amount, "EUR");
+        new(id ?? Guid.NewGuid(), new AccountRef(_id, from), new AccountRef("B", "bob"), amount, "EUR", Initiator: from);
 
     [Fact]
-    public async Task Opening_an_account_twice_is_idempotent_and_reports_the_first_opening_balance()
+    public async Task Opening_an_account_twice_is_idempotent_and_reports_the_first_opening_balance_and_owner()
     {
-        Assert.Equal((100m, 100m, true), await _ledger.Open("alice", 100m, default));
-        Assert.Equal((100m, 100m, false), await _ledger.Open("alice", 100m, default));
-        Assert.Equal((100m, 100m, false), await _ledger.Open("alice", 999m, default));
+        Assert.Equal(new(100m, 100m, "alice", true), await _ledger.Open("alice", 100m, "alice", default));
+        Assert.Equal(new(100m, 100m, "alice", false), await _ledger.Open("alice", 100m, "alice", default));
+        Assert.Equal(new(100m, 100m, "alice", false), await _ledger.Open("alice", 999m, "mallory", default));
     }
 
     [Fact]
     public async Task The_local_transaction_debits_and_records_committed_or_records_the_rollback_with_its_reason()
     {
-        await _ledger.Open("alice", 150m, default);
+        await _ledger.Open("alice", 150m, "alice", default);
 
         var committed = await _ledger.RunLocalTransaction(Transfer("alice", 100m), default);
         var poor = await _ledger.RunLocalTransaction(Transfer("alice", 100m), default);
@@ -59,9 +59,39 @@ public sealed class LedgerDatabase_Specs : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Only_the_owner_debits_an_account_and_anyone_else_gets_the_answer_an_unknown_account_gets()
+    {
+        await _ledger.Open("alice", 100m, "alice", default);
+
+        var stranger = await _ledger.RunLocalTransaction(Transfer("alice", 40m) with { Initiator = "mallory" }, default);
+        var unsigned = await _ledger.RunLocalTransaction(Transfer("alice", 40m) with { Initiator = null }, default);
+        var owner = await _ledger.RunLocalTransaction(Transfer("alice", 40m), default);
+
+        Assert.Equal((LocalTransactionOutcome.RolledBack, "unknown account"), (stranger.Outcome, stranger.Reason));
+        Assert.Equal((LocalTransactionOutcome.RolledBack, "unknown account"), (unsigned.Outcome, unsigned.Reason));
+        Assert.Equal(LocalTransactionOutcome.Committed, owner.Outcome);
+        Assert.Equal(60m, await _ledger.Balance("alice", default));
+    }
+
+    [Fact]
+    public async Task An_account_opened_before_owners_were_kept_cannot_be_debited_by_anyone()
+    {
+        await _ledger.Open("legacy", 100m, "legacy", default);
+        await using (var clear = _dataSource.CreateCommand($"update ledger_{_id}.accounts set owner = null where account_id = 'legacy'"))
+        {
+            await clear.ExecuteNonQueryAsync();
+        }
+
+        var attempt = await _ledger.RunLocalTransaction(Transfer("legacy", 10m), default);
+
+        Assert.Equal((LocalTransactionOutcome.RolledBack, "unknown account"), (attempt.Outcome, attempt.Reason));
+        Assert.Equal(100m, await _ledger.Balance("legacy", default));
+    }
+
+    [Fact]
     public async Task The_same_transfer_twice_debits_once()
     {
-        await _ledger.Open("alice", 500m, default);
+        await _ledger.Open("alice", 500m, "alice", default);
         var transfer = Transfer("alice", 100m);
 
         var outcomes = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => _ledger.RunLocalTransaction(transfer, default)));
@@ -73,7 +103,7 @@ public sealed class LedgerDatabase_Specs : IAsyncLifetime
     [Fact]
     public async Task Concurrent_transfers_from_one_account_never_lose_an_update_nor_go_negative()
     {
-        await _ledger.Open("alice", 300m, default);
+        await _ledger.Open("alice", 300m, "alice", default);
 
         var outcomes = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Task.Run(() => _ledger.RunLocalTransaction(Transfer("alice", 10m), default))));
         var credits = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Task.Run(() => _ledger.Credit(Guid.NewGuid(), CreditPurpose.Transfer, "alice", 1m, default))));
@@ -86,7 +116,7 @@ public sealed class LedgerDatabase_Specs : IAsyncLifetime
     [Fact]
     public async Task A_credit_applies_once_per_transfer_and_purpose_however_often_it_arrives()
     {
-        await _ledger.Open("bob", 0m, default);
+        await _ledger.Open("bob", 0m, "bob", default);
         var id = Guid.NewGuid();
 
         var applied = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Task.Run(() => _ledger.Credit(id, CreditPurpose.Transfer, "bob", 100m, default))));
@@ -105,14 +135,14 @@ public sealed class LedgerDatabase_Specs : IAsyncLifetime
 
         await Assert.ThrowsAsync<UnknownAccountException>(() => _ledger.Credit(id, CreditPurpose.Transfer, "nobody", 5m, default));
 
-        await _ledger.Open("nobody", 0m, default);
+        await _ledger.Open("nobody", 0m, "nobody", default);
         Assert.Equal(CreditOutcome.Applied, await _ledger.Credit(id, CreditPurpose.Transfer, "nobody", 5m, default)); // nothing was recorded before
     }
 
     [Fact]
     public async Task A_void_first_refuses_every_later_copy_of_the_credit_and_moves_no_money()
     {
-        await _ledger.Open("bob", 0m, default);
+        await _ledger.Open("bob", 0m, "bob", default);
         var id = Guid.NewGuid();
 
         Assert.True(await _ledger.Void(id, "bob", 100m, default));
@@ -126,7 +156,7 @@ public sealed class LedgerDatabase_Specs : IAsyncLifetime
     [Fact]
     public async Task A_credit_first_makes_the_void_answer_credited_and_is_not_undone()
     {
-        await _ledger.Open("bob", 0m, default);
+        await _ledger.Open("bob", 0m, "bob", default);
         var id = Guid.NewGuid();
         await _ledger.Credit(id, CreditPurpose.Transfer, "bob", 100m, default);
 
@@ -141,7 +171,7 @@ public sealed class LedgerDatabase_Specs : IAsyncLifetime
         var id = Guid.NewGuid();
         Assert.True(await _ledger.Void(id, "late", 5m, default));
 
-        await _ledger.Open("late", 0m, default);
+        await _ledger.Open("late", 0m, "late", default);
 
         Assert.Equal(CreditOutcome.Voided, await _ledger.Credit(id, CreditPurpose.Transfer, "late", 5m, default));
         Assert.Equal(0m, await _ledger.Balance("late", default));
@@ -150,7 +180,7 @@ public sealed class LedgerDatabase_Specs : IAsyncLifetime
     [Fact]
     public async Task Voids_and_credits_racing_from_many_connections_agree_on_one_outcome_per_transfer()
     {
-        await _ledger.Open("bob", 0m, default);
+        await _ledger.Open("bob", 0m, "bob", default);
         var transfers = Enumerable.Range(0, 40).Select(_ => Guid.NewGuid()).ToList();
 
         // For each transfer, five credits and five voids at once, as several consumers of the queue would run them.
@@ -184,7 +214,7 @@ public sealed class LedgerDatabase_Specs : IAsyncLifetime
     [Fact]
     public async Task A_check_back_finds_the_recorded_outcome_and_never_runs_the_local_transaction()
     {
-        await _ledger.Open("alice", 100m, default);
+        await _ledger.Open("alice", 100m, "alice", default);
         var transfer = Transfer("alice", 60m);
         await _ledger.RunLocalTransaction(transfer, default);
 
@@ -198,7 +228,7 @@ public sealed class LedgerDatabase_Specs : IAsyncLifetime
     [Fact]
     public async Task A_check_back_with_no_record_writes_a_tombstone_and_a_late_local_transaction_cannot_commit()
     {
-        await _ledger.Open("alice", 100m, default);
+        await _ledger.Open("alice", 100m, "alice", default);
         var transfer = Transfer("alice", 60m);
 
         var answer = await _ledger.CheckBack(transfer.TransferId, default);

@@ -14,7 +14,7 @@ public sealed class Duplicate_and_late_messages_Specs(PostgresSchema schema) : I
         await using var s = await Start(schema);
         var id = await s.Prepare(40m);
 
-        Assert.Equal(new ExecuteLocalTransaction(id, Alice, Bob, 40m, "EUR"), Assert.Single(s.LocalTransactionsAsked(id)));
+        Assert.Equal(new ExecuteLocalTransaction(id, Alice, Bob, 40m, "EUR", Initiator), Assert.Single(s.LocalTransactionsAsked(id)));
         Assert.Equal(["HalfMessageStored"], await s.StreamTypes(id));
         Assert.Equal(TransferStates.Prepared, (await s.Load(id))!.CurrentState);
     }
@@ -25,7 +25,7 @@ public sealed class Duplicate_and_late_messages_Specs(PostgresSchema schema) : I
         await using var s = await Start(schema);
         var id = await s.Prepare();
 
-        await s.Send(new StoreHalfMessage(id, Alice, Bob, 100m, "EUR"));
+        await s.Send(new StoreHalfMessage(id, Alice, Bob, 100m, "EUR", Initiator));
 
         var asked = await s.UntilLocalTransactionsAsked(id, 2);
         Assert.Single(asked.Distinct()); // the same request: the ledger's record under the id makes it run once
@@ -38,7 +38,7 @@ public sealed class Duplicate_and_late_messages_Specs(PostgresSchema schema) : I
         await using var s = await Start(schema);
         var id = await s.Committed();
 
-        await s.Send(new StoreHalfMessage(id, Alice, Bob, 100m, "EUR"));
+        await s.Send(new StoreHalfMessage(id, Alice, Bob, 100m, "EUR", Initiator));
 
         await s.Until(id, e => e.OfType<MessageIgnored>().Any(m => m.Message == nameof(StoreHalfMessage)), "repeated half message recorded");
         Assert.Single((await s.Stream(id)).OfType<HalfMessageStored>());
@@ -52,13 +52,27 @@ public sealed class Duplicate_and_late_messages_Specs(PostgresSchema schema) : I
         await using var s = await Start(schema);
         var id = await s.Prepare();
 
-        await s.Send(new StoreHalfMessage(id, Alice, Bob, 999m, "EUR"));
+        await s.Send(new StoreHalfMessage(id, Alice, Bob, 999m, "EUR", Initiator));
 
         await s.Until(id, e => e.OfType<MessageIgnored>().Any(), "conflicting half message recorded");
         Assert.Contains("refused", (await s.Stream(id)).OfType<MessageIgnored>().Single().Detail);
         Assert.Single((await s.Stream(id)).OfType<HalfMessageStored>());
         Assert.Single(s.LocalTransactionsAsked(id));
         Assert.Equal(100m, (await s.Load(id))!.Amount);
+    }
+
+    [Fact]
+    public async Task A_half_message_from_another_initiator_under_the_same_id_is_refused_on_the_stream()
+    {
+        await using var s = await Start(schema);
+        var id = await s.Prepare();
+
+        await s.Send(new StoreHalfMessage(id, Alice, Bob, 100m, "EUR", "mallory"));
+
+        await s.Until(id, e => e.OfType<MessageIgnored>().Any(), "half message of another initiator recorded");
+        Assert.Contains("'mallory'", (await s.Stream(id)).OfType<MessageIgnored>().Single().Detail);
+        Assert.Single(s.LocalTransactionsAsked(id));
+        Assert.Equal(Initiator, (await s.Load(id))!.Initiator);
     }
 
     [Fact]

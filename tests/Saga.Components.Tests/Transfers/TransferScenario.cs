@@ -21,6 +21,9 @@ public sealed class TransferScenario : IAsyncDisposable
     public static readonly AccountRef Alice = new("A", "alice");
     public static readonly AccountRef Bob = new("B", "bob");
 
+    /// <summary>Who asks for the scenario's transfers: the owner of <see cref="Alice"/>.</summary>
+    public const string Initiator = "alice";
+
     /// <summary>How long the scenario waits for the saga to do something, as long as the harness's test timeout.</summary>
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 
@@ -72,7 +75,7 @@ public sealed class TransferScenario : IAsyncDisposable
     public async Task<Guid> Prepare(decimal amount = 100m)
     {
         var id = NewId.NextGuid();
-        await Send(new StoreHalfMessage(id, Alice, Bob, amount, "EUR"));
+        await Send(new StoreHalfMessage(id, Alice, Bob, amount, "EUR", Initiator));
         await UntilLocalTransactionsAsked(id, 1);
         return id;
     }
