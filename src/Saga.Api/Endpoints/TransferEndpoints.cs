@@ -117,14 +117,14 @@ public static class TransferEndpoints
             : TypedResults.Ok(events.Select(e => new TransferEvent(e.Version, e.Data.GetType().Name, e.Timestamp, e.Data)));
     }
 
-    private static async Task<IResult> List(string? state, int? limit, string? after, IQuerySession session, CancellationToken cancellationToken)
+    // The query is read whole, not bound: a limit of "abc" or a repeated parameter is a 400 naming it.
+    private static async Task<IResult> List(HttpRequest request, IQuerySession session, CancellationToken cancellationToken)
     {
-        if (TransferValidation.Listing(state, limit, after, out var before) is { } invalid)
+        if (TransferValidation.Listing(request.Query, out var state, out var take, out var before) is { } invalid)
         {
             return invalid;
         }
-        var take = limit ?? 50;
-        var page = await TransferViews.InState(session, state!, before, take, cancellationToken);
+        var page = await TransferViews.InState(session, state, before, take, cancellationToken);
         var next = page.Count == take ? TransferCursor.At(page[^1].UpdatedAt) : null;
         return TypedResults.Ok(new TransferPage(page.Select(ToResponse).ToList(), next));
     }
@@ -141,7 +141,17 @@ public static class TransferEndpoints
         {
             return invalid;
         }
-        var response = await client.GetResponse<RepairAccepted, RepairRejected, TransferNotFound>(command(body!.Reason!), request.HttpContext.RequestAborted);
+        Response<RepairAccepted, RepairRejected, TransferNotFound> response;
+        try
+        {
+            response = await client.GetResponse<RepairAccepted, RepairRejected, TransferNotFound>(command(body!.Reason!), request.HttpContext.RequestAborted,
+                options.Value.RequestTimeout);
+        }
+        catch (RequestTimeoutException)
+        {
+            return Http.NoAnswer("The coordinator",
+                $"The repair may or may not have been made: see GET /transfers/{transferId}, and send it again if the transfer has not changed.");
+        }
         if (response.Is(out Response<RepairAccepted>? accepted))
         {
             return TypedResults.Accepted($"/transfers/{transferId}", new TransferAccepted(transferId, accepted.Message.State));
