@@ -42,7 +42,7 @@ builder.Services.AddMassTransit(x =>
 builder.Services.AddApiAuthentication(builder.Configuration, builder.Environment);
 
 // Problem details for every error; a flood gets 429, per caller.
-builder.Services.AddProblemDetails();
+builder.Services.AddProblemDetails(Http.AddRetryAfter);
 builder.Services.AddApiRateLimiting();
 
 builder.Services.AddOpenApi();
@@ -53,7 +53,7 @@ builder.Services.AddSagaHealthChecks();
 var app = builder.Build();
 await app.Services.GetRequiredService<SubmittedTransfers>().Migrate(CancellationToken.None);
 app.Services.GetRequiredService<ErrorQueueMetrics>();
-app.UseExceptionHandler();
+app.UseExceptionHandler(Http.Exceptions);
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseRateLimiter(); // after authentication: it partitions by the caller's sub

@@ -31,8 +31,16 @@ public static class AccountEndpoints
             return invalid;
         }
 
-        var response = await clients.CreateRequestClient<OpenAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountOpened, AccountOpenRejected>(
-            new OpenAccount(ledger, body!.AccountId!, body.OpeningBalance!.Value, body.Owner), request.HttpContext.RequestAborted);
+        Response<AccountOpened, AccountOpenRejected> response;
+        try
+        {
+            response = await clients.CreateRequestClient<OpenAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountOpened, AccountOpenRejected>(
+                new OpenAccount(ledger, body!.AccountId!, body.OpeningBalance!.Value, body.Owner), request.HttpContext.RequestAborted, options.Value.RequestTimeout);
+        }
+        catch (RequestTimeoutException)
+        {
+            return Http.NoAnswer($"Ledger {ledger}", "The account may or may not have been opened; opening is idempotent: send the same request again.");
+        }
         if (!response.Is(out Response<AccountOpened>? created))
         {
             response.Is(out Response<AccountOpenRejected>? rejected);
@@ -54,7 +62,16 @@ public static class AccountEndpoints
         {
             return invalid;
         }
-        var response = await clients.CreateRequestClient<GetAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountBalance, AccountNotFound>(new GetAccount(ledger, accountId), cancellationToken);
+        Response<AccountBalance, AccountNotFound> response;
+        try
+        {
+            response = await clients.CreateRequestClient<GetAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountBalance, AccountNotFound>(
+                new GetAccount(ledger, accountId), cancellationToken, options.Value.RequestTimeout);
+        }
+        catch (RequestTimeoutException)
+        {
+            return Http.NoAnswer($"Ledger {ledger}", "Nothing was changed; send the request again.");
+        }
         return response.Is(out Response<AccountBalance>? balance) && Ownership.MaySeeAccount(http, balance.Message.Owner)
             ? TypedResults.Ok(new AccountResponse(ledger, accountId, balance.Message.Balance, balance.Message.Owner))
             : Http.Problem(404, "No such account", $"ledger {ledger} has no account '{accountId}' you may see");

@@ -1,15 +1,16 @@
 using Microsoft.Extensions.Options;
+using Saga.Components.Ledgers;
 
 namespace Saga.Api.Endpoints;
 
 /// <summary>What the account endpoints accept: each check answers the problem that says why not, or null.</summary>
 internal static class AccountValidation
 {
-    /// <summary>404 for a ledger this Api does not know, echoing at most <see cref="Http.MaxIdLength"/> characters of it.</summary>
+    /// <summary>404 for a ledger this Api does not know, echoing it only when it is an id (<see cref="AccountIds"/>).</summary>
     public static IResult? UnknownLedger(string ledger, IOptions<ApiOptions> options) =>
         options.Value.KnownLedgers.Contains(ledger)
             ? null
-            : Http.Problem(404, "No such ledger", $"'{(ledger.Length > Http.MaxIdLength ? ledger[..Http.MaxIdLength] : ledger)}' is not one of the ledgers: {string.Join(", ", options.Value.KnownLedgers)}");
+            : Http.Problem(404, "No such ledger", $"{(AccountIds.IsValid(ledger) ? $"'{ledger}'" : "the ledger in the path")} is not one of the ledgers: {string.Join(", ", options.Value.KnownLedgers)}");
 
     public static IResult? Opening(OpenAccountRequest body, ApiOptions options)
     {

@@ -1,20 +1,44 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using MassTransit;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.Net.Http.Headers;
+using Saga.Components.Ledgers;
 
 namespace Saga.Api.Endpoints;
 
 /// <summary>The Api's edge: reading bodies strictly, and problem details that name the field and the reason.</summary>
 internal static class Http
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
+    // Strict: names exactly as documented (case-sensitive), each once, none unknown, numbers as JSON numbers.
+    // ReadBody names every such problem itself first; these settings make the deserializer refuse them too.
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver(), // ReadBody reads the requests' shapes from it
+        PropertyNameCaseInsensitive = false,
+        NumberHandling = JsonNumberHandling.Strict,
+        AllowDuplicateProperties = false,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
 
-    public const int MaxIdLength = 64;
+    public const int MaxIdLength = AccountIds.MaxLength;
 
-    /// <summary>The body as <typeparamref name="T"/>, or the problem that says why not (400 malformed, 413 too large).</summary>
+    /// <summary>How long a client should wait before sending again a request answered with 503.</summary>
+    public const int RetryAfterSeconds = 1;
+
+    /// <summary>
+    /// The body as <typeparamref name="T"/>, or the problem that says why not: 415 not JSON, 413 too large,
+    /// 400 malformed, naming each field that is repeated, unknown or of the wrong JSON type.
+    /// </summary>
     public static async Task<(T? Body, IResult? Problem)> ReadBody<T>(HttpRequest request, IOptions<ApiOptions> options) where T : class
     {
+        if (!IsJson(request.ContentType))
+        {
+            return (null, Problem(415, "The body must be JSON", "Send the body with Content-Type: application/json (charset utf-8, if any)."));
+        }
         var limit = options.Value.MaxBodyBytes;
         if (request.ContentLength > limit)
         {
@@ -35,15 +59,92 @@ internal static class Http
         {
             return (null, Problem(400, "The request has no body", "Send a JSON object."));
         }
+        JsonDocument document;
         try
         {
-            return JsonSerializer.Deserialize<T>(buffer.ToArray(), Json) is { } body
-                ? (body, null)
-                : (null, Problem(400, "The body is not a JSON object", "Send a JSON object."));
+            document = JsonDocument.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
         }
         catch (JsonException e)
         {
-            return (null, Problem(400, "The body is not valid JSON for this request", $"{e.Message}"));
+            return (null, Problem(400, "The body is not valid JSON", e.Message));
+        }
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return (null, Problem(400, "The body is not a JSON object", "Send a JSON object."));
+            }
+            var errors = new Dictionary<string, string[]>();
+            CheckShape(document.RootElement, Json.GetTypeInfo(typeof(T)), "", errors);
+            if (errors.Count > 0)
+            {
+                return (null, Invalid(errors));
+            }
+            try
+            {
+                return (document.Deserialize<T>(Json)!, null);
+            }
+            catch (JsonException e)
+            {
+                // CheckShape should have named it; the path still does, the message would name .NET types.
+                var field = e.Path is { Length: > 2 } path ? path[2..] : "body";
+                return (null, Invalid(new() { [field] = [$"{field} does not fit this request"] }));
+            }
+        }
+    }
+
+    /// <summary><c>application/json</c>, with no parameter but <c>charset=utf-8</c>.</summary>
+    private static bool IsJson(string? contentType) =>
+        MediaTypeHeaderValue.TryParse(contentType, out var media)
+        && media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+        && media.Parameters.All(p => p.Name.Equals("charset", StringComparison.OrdinalIgnoreCase) && p.Value.Equals("utf-8", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Names each property of <paramref name="json"/> that is repeated, unknown, or not the JSON type its field takes.</summary>
+    private static void CheckShape(JsonElement json, JsonTypeInfo type, string prefix, Dictionary<string, string[]> errors)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var property in json.EnumerateObject())
+        {
+            var field = prefix + (property.Name.Length > MaxIdLength ? property.Name[..MaxIdLength] + "…" : property.Name);
+            if (!seen.Add(property.Name))
+            {
+                errors[field] = [$"{field} appears more than once"];
+                continue;
+            }
+            if (type.Properties.FirstOrDefault(p => p.Name == property.Name) is not { } member)
+            {
+                errors[field] = [$"{field} is not a field of this request (names are case-sensitive): {string.Join(", ", type.Properties.Select(p => prefix + p.Name))}"];
+                continue;
+            }
+            var value = property.Value;
+            if (value.ValueKind == JsonValueKind.Null)
+            {
+                continue; // the request's own validation says whether the field is required
+            }
+            var valueType = Nullable.GetUnderlyingType(member.PropertyType) ?? member.PropertyType;
+            if (valueType == typeof(string) && value.ValueKind != JsonValueKind.String)
+            {
+                errors[field] = [$"{field} must be a JSON string"];
+            }
+            else if (valueType == typeof(decimal) && value.ValueKind != JsonValueKind.Number)
+            {
+                errors[field] = [$"{field} must be a JSON number, not in quotes"];
+            }
+            else if (valueType == typeof(decimal) && !value.TryGetDecimal(out _))
+            {
+                errors[field] = [$"{field} is out of range"];
+            }
+            else if (Json.GetTypeInfo(valueType) is { Kind: JsonTypeInfoKind.Object } nested)
+            {
+                if (value.ValueKind == JsonValueKind.Object)
+                {
+                    CheckShape(value, nested, field + ".", errors);
+                }
+                else
+                {
+                    errors[field] = [$"{field} must be a JSON object"];
+                }
+            }
         }
     }
 
@@ -53,14 +154,11 @@ internal static class Http
     public static IResult Invalid(Dictionary<string, string[]> errors) =>
         TypedResults.ValidationProblem(errors, title: "The request has invalid fields");
 
-    /// <summary>Ids are printable and short: no control characters, at most <see cref="MaxIdLength"/> characters.</summary>
-    public static string? IdError(string? id, string what) => id switch
-    {
-        null or "" => $"{what} is required",
-        { Length: > MaxIdLength } => $"{what} is longer than {MaxIdLength} characters",
-        _ when id.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)) => $"{what} contains control or white-space characters",
-        _ => null,
-    };
+    /// <summary>503 (with Retry-After, see <see cref="AddRetryAfter"/>): <paramref name="service"/> did not answer within <see cref="ApiOptions.RequestTimeout"/>.</summary>
+    public static IResult NoAnswer(string service, string detail) => Problem(503, $"{service} did not answer in time", detail);
+
+    /// <summary>Ids follow <see cref="AccountIds"/>: the ledgers hold them to the same rule.</summary>
+    public static string? IdError(string? id, string what) => AccountIds.Error(id, what);
 
     public static string? AmountError(decimal? amount, decimal max) => amount switch
     {
@@ -80,6 +178,31 @@ internal static class Http
         http.User.FindFirst(JwtRegisteredClaimNames.Sub)?.Value is { Length: > 0 } sub
             ? sub
             : throw new InvalidOperationException("An authenticated caller without a sub: tokens without one must be refused at authentication.");
+
+    /// <summary>
+    /// The safety net behind the endpoints' own checks, so that no request is a 500 for the client's doing or a
+    /// service's silence: a request the framework cannot bind keeps its 4xx, a ledger, the coordinator or the
+    /// database that does not answer is 503 (with Retry-After, see <see cref="AddRetryAfter"/>).
+    /// </summary>
+    public static ExceptionHandlerOptions Exceptions => new()
+    {
+        StatusCodeSelector = e => e switch
+        {
+            BadHttpRequestException bad => bad.StatusCode,
+            RequestTimeoutException or TimeoutException or Npgsql.NpgsqlException { IsTransient: true } => StatusCodes.Status503ServiceUnavailable,
+            _ => StatusCodes.Status500InternalServerError,
+        },
+    };
+
+    /// <summary>Every 503 tells the client when to come back, whichever code answered it: endpoint, exception handler or status code page.</summary>
+    public static void AddRetryAfter(ProblemDetailsOptions options) => options.CustomizeProblemDetails = context =>
+    {
+        if (context.ProblemDetails.Status == StatusCodes.Status503ServiceUnavailable && !context.HttpContext.Response.Headers.ContainsKey(HeaderNames.RetryAfter))
+        {
+            context.HttpContext.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            context.ProblemDetails.Detail ??= "A service behind the Api did not answer in time; send the request again in a moment.";
+        }
+    };
 
     private static ProblemHttpResult TooLarge(int limit) => Problem(413, "The body is too large", $"Bodies are limited to {limit} bytes.");
 }

@@ -130,16 +130,18 @@ public static class TransferEndpoints
             ? transfer
             : null;
 
-    /// <summary>Operators list every transfer in a state; anyone else the transfers it asked for.</summary>
-    private static async Task<IResult> List(string? state, int? limit, string? after, HttpContext http, IQuerySession session, CancellationToken cancellationToken)
+    /// <summary>
+    /// Operators list every transfer in a state; anyone else the transfers it asked for. The query is read
+    /// whole, not bound: a limit of "abc" or a repeated parameter is a 400 naming it.
+    /// </summary>
+    private static async Task<IResult> List(HttpRequest request, IQuerySession session, CancellationToken cancellationToken)
     {
-        if (TransferValidation.Listing(state, limit, after, out var before) is { } invalid)
+        if (TransferValidation.Listing(request.Query, out var state, out var take, out var before) is { } invalid)
         {
             return invalid;
         }
-        var take = limit ?? 50;
-        var initiator = Ownership.IsOperator(http) ? null : Http.Caller(http);
-        var page = await TransferViews.InState(session, state!, initiator, before, take, cancellationToken);
+        var initiator = Ownership.IsOperator(request.HttpContext) ? null : Http.Caller(request.HttpContext);
+        var page = await TransferViews.InState(session, state, initiator, before, take, cancellationToken);
         var next = page.Count == take ? TransferCursor.At(page[^1].UpdatedAt) : null;
         return TypedResults.Ok(new TransferPage(page.Select(ToResponse).ToList(), next));
     }
@@ -156,7 +158,17 @@ public static class TransferEndpoints
         {
             return invalid;
         }
-        var response = await client.GetResponse<RepairAccepted, RepairRejected, TransferNotFound>(command(body!.Reason!), request.HttpContext.RequestAborted);
+        Response<RepairAccepted, RepairRejected, TransferNotFound> response;
+        try
+        {
+            response = await client.GetResponse<RepairAccepted, RepairRejected, TransferNotFound>(command(body!.Reason!), request.HttpContext.RequestAborted,
+                options.Value.RequestTimeout);
+        }
+        catch (RequestTimeoutException)
+        {
+            return Http.NoAnswer("The coordinator",
+                $"The repair may or may not have been made: see GET /transfers/{transferId}, and send it again if the transfer has not changed.");
+        }
         if (response.Is(out Response<RepairAccepted>? accepted))
         {
             return TypedResults.Accepted($"/transfers/{transferId}", new TransferAccepted(transferId, accepted.Message.State));

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Saga.Contracts;
 
 namespace Saga.Api.Endpoints;
@@ -5,9 +6,12 @@ namespace Saga.Api.Endpoints;
 /// <summary>What the transfer endpoints accept: each check answers the problem that says why not, or null.</summary>
 internal static class TransferValidation
 {
+    public const int DefaultLimit = 50;
+
+    /// <summary>Printable ASCII, so that a key reads the same in every log and no two keys look alike.</summary>
     public static IResult? IdempotencyKey(string key) =>
-        key.Length is 0 or > 128 || key.Any(char.IsControl)
-            ? Http.Invalid(new() { ["Idempotency-Key"] = ["the Idempotency-Key header is required: 1 to 128 printable characters"] })
+        key.Length is 0 or > 128 || !key.All(c => c is >= ' ' and <= '~')
+            ? Http.Invalid(new() { ["Idempotency-Key"] = ["the Idempotency-Key header is required: 1 to 128 printable ASCII characters"] })
             : null;
 
     /// <summary>400 naming each missing or malformed field; then 422 for a ledger this Api does not know, or the same account twice.</summary>
@@ -40,20 +44,41 @@ internal static class TransferValidation
         return null;
     }
 
-    /// <summary>A listing's query; <paramref name="before"/> is the time its <paramref name="after"/> cursor stands for.</summary>
-    public static IResult? Listing(string? state, int? limit, string? after, out DateTimeOffset? before)
+    /// <summary>
+    /// A listing's query, each parameter at most once and none unknown (names are case-sensitive, as in bodies):
+    /// <c>state</c> (required), <c>limit</c> (digits, 1 to 200, <see cref="DefaultLimit"/> when absent) and
+    /// <c>after</c>, whose time is <paramref name="before"/>.
+    /// </summary>
+    public static IResult? Listing(IQueryCollection query, out string state, out int limit, out DateTimeOffset? before)
     {
         var errors = new Dictionary<string, string[]>();
-        if (state is null || !TransferStates.All.Contains(state))
+        string[] parameters = ["state", "limit", "after"];
+        foreach (var (name, values) in query)
+        {
+            if (!parameters.Contains(name, StringComparer.Ordinal))
+            {
+                errors[name.Length > Http.MaxIdLength ? name[..Http.MaxIdLength] + "…" : name] = [$"not a parameter of this listing: {string.Join(", ", parameters)}"];
+            }
+            else if (values.Count > 1)
+            {
+                errors[name] = [$"{name} may be given once"];
+            }
+        }
+        string? Single(string name) => query.TryGetValue(name, out var values) && values.Count == 1 ? values[0] : null;
+
+        state = Single("state") ?? "";
+        if (!errors.ContainsKey("state") && !TransferStates.All.Contains(state))
         {
             errors["state"] = [$"state is required, one of: {string.Join(", ", TransferStates.All)}"];
         }
-        if (limit is < 1 or > 200)
+        limit = DefaultLimit;
+        if (!errors.ContainsKey("limit") && Single("limit") is { } text
+            && !(int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out limit) && limit is >= 1 and <= 200))
         {
-            errors["limit"] = ["limit must be between 1 and 200"];
+            errors["limit"] = ["limit must be a whole number from 1 to 200"];
         }
         before = null;
-        if (after is not null)
+        if (!errors.ContainsKey("after") && Single("after") is { } after)
         {
             before = TransferCursor.Parse(after);
             if (before is null)

@@ -10,7 +10,8 @@ public sealed class OpenAccountConsumer(LedgerDatabase ledger) : IConsumer<OpenA
     {
         var m = context.Message;
         // Checked again where the account is made, whatever the Api checked: an account nobody owns could never be debited.
-        var refusal = string.IsNullOrWhiteSpace(m.Owner) ? "an account is opened for an owner" : LedgerAmounts.OpeningProblem(m.OpeningBalance);
+        var refusal = AccountIds.Error(m.AccountId, "accountId")
+            ?? (string.IsNullOrWhiteSpace(m.Owner) ? "an account is opened for an owner" : LedgerAmounts.OpeningProblem(m.OpeningBalance));
         if (refusal is not null)
         {
             await context.RespondAsync(new AccountOpenRejected(m.Ledger, m.AccountId, refusal));
