@@ -31,7 +31,7 @@ public static class AccountEndpoints
             return invalid;
         }
 
-        var response = await clients.CreateRequestClient<OpenAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountOpened, AccountOpenRejected>(
+        var response = await clients.CreateRequestClient<OpenAccount>(Queues.LedgerAccountsAddress(ledger)).GetResponse<AccountOpened, AccountOpenRejected>(
             new OpenAccount(ledger, body!.AccountId!, body.OpeningBalance!.Value), request.HttpContext.RequestAborted);
         if (!response.Is(out Response<AccountOpened>? created))
         {
@@ -53,7 +53,7 @@ public static class AccountEndpoints
         {
             return invalid;
         }
-        var response = await clients.CreateRequestClient<GetAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountBalance, AccountNotFound>(new GetAccount(ledger, accountId), cancellationToken);
+        var response = await clients.CreateRequestClient<GetAccount>(Queues.LedgerAccountsAddress(ledger)).GetResponse<AccountBalance, AccountNotFound>(new GetAccount(ledger, accountId), cancellationToken);
         return response.Is(out Response<AccountBalance>? balance)
             ? TypedResults.Ok(new AccountResponse(ledger, accountId, balance.Message.Balance))
             : Http.Problem(404, "No such account", $"ledger {ledger} has no account '{accountId}'");
