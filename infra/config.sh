@@ -1,4 +1,6 @@
 # Configuration shared by infra/up.sh, infra/down.sh, the hosts and the tests.
+# RabbitMq__Username/Password and Postgres__Username/Password are the administrator's (infra/, the CLI's
+# tools, the tests' setup); the hosts run as their own service accounts (infra/service-accounts.sh).
 # Every value can be overridden from the environment; the names are the hosts' own configuration
 # keys (`Section__Key`), so one export configures the servers, the hosts and the tests alike.
 # The table in README.md ("Configuration") lists them.
@@ -13,5 +15,11 @@
 : "${Postgres__Database:=saga}"
 : "${Postgres__Username:=saga}"
 : "${Postgres__Password:=saga}"
+# The ledgers there are: each gets a broker user and a database role of its own (infra/service-accounts.sh).
+: "${Saga__Ledgers:=A B}"
+# Each service's password, for its broker user and its database role alike: Saga__Passwords__coordinator,
+# Saga__Passwords__api, Saga__Passwords__ledger_a, ... Unset, a service's password is its user name
+# (saga-api): for local development only; set them from a secret store anywhere else.
+export Saga__Ledgers
 export RabbitMq__Host RabbitMq__Port RabbitMq__ManagementPort RabbitMq__VirtualHost RabbitMq__Username RabbitMq__Password
 export Postgres__Host Postgres__Port Postgres__Database Postgres__Username Postgres__Password

@@ -32,6 +32,9 @@ if docker info >/dev/null 2>&1; then
   docker compose -f "$here/../docker-compose.yml" up -d --wait rabbitmq postgres
   wait_for RabbitMQ amqp_open 60 || fail "RabbitMQ (docker) does not answer AMQP on $RabbitMq__Host:$RabbitMq__Port"
   wait_for PostgreSQL sql_ok 60 || fail "PostgreSQL (docker) does not answer 'select 1' on $Postgres__Host:$Postgres__Port"
+  # Each service's own user and role (infra/service-accounts.sh), by the same one-shot services the hosts wait for.
+  docker compose -f "$here/../docker-compose.yml" run --rm service-accounts-rabbitmq >/dev/null || fail "creating the services' RabbitMQ users (docker)"
+  docker compose -f "$here/../docker-compose.yml" run --rm service-accounts-postgres >/dev/null || fail "creating the services' PostgreSQL roles (docker)"
   say "ready"; exit 0
 fi
 
@@ -71,6 +74,10 @@ SQL
 if ! su postgres -c "psql -Atqc \"select 1 from pg_database where datname = '$Postgres__Database'\"" | grep -qx 1; then
   su postgres -c "createdb -O '$Postgres__Username' '$Postgres__Database'" || fail "createdb $Postgres__Database"
 fi
+# Each service's own role, owning its own schema (infra/service-accounts.sh).
+{ bash "$here/service-accounts.sh" roles-sql; } | psql_admin || fail "creating the services' PostgreSQL roles"
+bash "$here/service-accounts.sh" database-sql "$Postgres__Database" | su postgres -c "psql -v ON_ERROR_STOP=1 -Atq -d '$Postgres__Database'" >/dev/null \
+  || fail "setting up the services' schemas in $Postgres__Database"
 wait_for PostgreSQL sql_ok 30 || fail "PostgreSQL does not answer 'select 1' as $Postgres__Username@$Postgres__Host:$Postgres__Port/$Postgres__Database"
 say "PostgreSQL ready on $Postgres__Host:$Postgres__Port (database $Postgres__Database)"
 
@@ -111,5 +118,11 @@ if ! rabbitmqctl -q list_users | awk '{print $1}' | grep -qx "$RabbitMq__Usernam
   rabbitmqctl -q set_user_tags "$RabbitMq__Username" administrator >/dev/null
 fi
 rabbitmqctl -q set_permissions -p "$RabbitMq__VirtualHost" "$RabbitMq__Username" '.*' '.*' '.*' >/dev/null
+# The package's guest/guest administrator would be reachable from anywhere with loopback_users = none.
+if rabbitmqctl -q list_users | awk '{print $1}' | grep -qx guest && [ "$RabbitMq__Username" != guest ]; then
+  rabbitmqctl -q delete_user guest >/dev/null
+fi
+# Each service's own user, with permissions on this virtual host (infra/service-accounts.sh).
+bash "$here/service-accounts.sh" rabbitmq "$RabbitMq__VirtualHost" || fail "creating the services' RabbitMQ users"
 wait_for RabbitMQ amqp_open 30 || fail "RabbitMQ does not answer AMQP on $RabbitMq__Host:$RabbitMq__Port"
 say "RabbitMQ ready on $RabbitMq__Host:$RabbitMq__Port (vhost $RabbitMq__VirtualHost, UI http://127.0.0.1:$RabbitMq__ManagementPort)"

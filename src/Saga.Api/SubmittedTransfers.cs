@@ -51,7 +51,7 @@ public sealed class SubmittedTransfers : IAsyncDisposable
     {
         await using var command = _dataSource.CreateCommand($"""
             select pg_advisory_xact_lock(hashtext('{Schema}'));
-            create schema if not exists {Schema};
+            do $$ begin if not exists (select from pg_namespace where nspname = '{Schema}') then create schema {Schema}; end if; end $$;
             create table if not exists {Schema}.submitted_transfers (
                 transfer_id uuid primary key,
                 fingerprint bytea not null,

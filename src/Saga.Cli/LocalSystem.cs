@@ -28,10 +28,12 @@ public sealed class LocalSystem : IAsyncDisposable
         {
             Directory.Delete(logs, recursive: true); // each run's logs on their own
         }
-        Coordinators = Role("coordinator", "Saga.Coordinator", instances.Coordinators, coordinator, logs);
-        LedgersA = Role("ledger-a", "Saga.Ledger", instances.Ledgers, With(ledgerA, "Ledger__Id", "A"), logs);
-        LedgersB = Role("ledger-b", "Saga.Ledger", instances.Ledgers, With(ledgerB, "Ledger__Id", "B"), logs);
-        Apis = Role("api", "Saga.Api", instances.Apis, api, logs);
+        // Each host as its own service account, never as the administrator (README.md, "Service accounts").
+        Accounts = ServiceAccounts.Read(root);
+        Coordinators = Role("coordinator", "Saga.Coordinator", instances.Coordinators, As(Accounts.Coordinator, coordinator), logs);
+        LedgersA = Role("ledger-a", "Saga.Ledger", instances.Ledgers, With(As(Accounts.Ledger("A"), ledgerA), "Ledger__Id", "A"), logs);
+        LedgersB = Role("ledger-b", "Saga.Ledger", instances.Ledgers, With(As(Accounts.Ledger("B"), ledgerB), "Ledger__Id", "B"), logs);
+        Apis = Role("api", "Saga.Api", instances.Apis, As(Accounts.Api, api), logs);
         foreach (var host in Hosts)
         {
             host.Restarted += RecordPids;
@@ -39,6 +41,7 @@ public sealed class LocalSystem : IAsyncDisposable
     }
 
     public string Root { get; }
+    public ServiceAccounts Accounts { get; }
     public IReadOnlyList<HostProcess> Coordinators { get; }
     public IReadOnlyList<HostProcess> LedgersA { get; }
     public IReadOnlyList<HostProcess> LedgersB { get; }
@@ -50,6 +53,7 @@ public sealed class LocalSystem : IAsyncDisposable
     public IReadOnlyList<HostProcess> Hosts => [.. Coordinators, .. LedgersA, .. LedgersB, .. Apis];
 
     // The same names and defaults as the hosts: the "Postgres" and "RabbitMq" sections, from the environment.
+    // These are the administrator's, for the CLI's own tools (counters, the demo's look at the error queue).
     private static readonly IConfiguration Environment = new ConfigurationBuilder().AddEnvironmentVariables().Build();
 
     public PostgresOptions Postgres { get; } = Environment.GetSection(PostgresOptions.Section).Get<PostgresOptions>() ?? new();
@@ -134,7 +138,11 @@ public sealed class LocalSystem : IAsyncDisposable
 
     private static Dictionary<string, string> With(Dictionary<string, string> env, string key, string value) => new(env) { [key] = value };
 
-    private static string FindRoot()
+    private static Dictionary<string, string> As(ServiceAccount account, Dictionary<string, string> env) =>
+        account.Environment.Concat(env).ToDictionary(kv => kv.Key, kv => kv.Value);
+
+    /// <summary>The repository the CLI (or a test) runs from: where Saga.sln is.</summary>
+    public static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {

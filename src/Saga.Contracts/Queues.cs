@@ -16,8 +16,14 @@ public static class Queues
     /// <summary>The durable scheduler, hosted by the coordinator: every bus schedules its redeliveries through it.</summary>
     public const string Scheduler = "scheduler";
 
-    /// <summary>One ledger service, "ledger-{id}": its accounts, and its part in a transfer as producer or consumer.</summary>
+    /// <summary>
+    /// One ledger service's part in a transfer, "ledger-{id}": as producer and as consumer. Only the
+    /// coordinator may send to it (README.md, "Service accounts").
+    /// </summary>
     public static string Ledger(string ledgerId) => "ledger-" + ledgerId.ToLowerInvariant();
+
+    /// <summary>One ledger service's accounts, "ledger-{id}-accounts": opened and read through the Api.</summary>
+    public static string LedgerAccounts(string ledgerId) => Ledger(ledgerId) + "-accounts";
 
     /// <summary>Where MassTransit moves what a queue's consumers could not handle.</summary>
     public static string Error(string queue) => queue + "_error";
@@ -29,6 +35,8 @@ public static class Queues
     public static Uri SchedulerAddress { get; } = Address(Scheduler);
 
     public static Uri LedgerAddress(string ledgerId) => Address(Ledger(ledgerId));
+
+    public static Uri LedgerAccountsAddress(string ledgerId) => Address(LedgerAccounts(ledgerId));
 
     private static Uri Address(string queue) => new($"queue:{queue}");
 }

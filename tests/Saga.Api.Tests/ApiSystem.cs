@@ -39,10 +39,15 @@ public sealed class ApiSystem : IAsyncLifetime
             {
                 web.UseSetting(key, value);
             }
-            foreach (var key in new[] { "Host", "Port", "Username", "Password" })
+            foreach (var key in new[] { "Host", "Port" })
             {
                 if (Environment.GetEnvironmentVariable("RabbitMq__" + key) is { Length: > 0 } r) { web.UseSetting("RabbitMq:" + key, r); }
                 if (Environment.GetEnvironmentVariable("Postgres__" + key) is { Length: > 0 } p) { web.UseSetting("Postgres:" + key, p); }
+            }
+            // The Api's own service account, as deployed, never the administrator's.
+            foreach (var (key, value) in system.Accounts.Api.Environment)
+            {
+                web.UseSetting(key.Replace("__", ":"), value);
             }
         });
 

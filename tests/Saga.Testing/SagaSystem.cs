@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text;
 using MassTransit;
 using Npgsql;
@@ -43,19 +44,19 @@ public class SagaSystem : IAsyncLifetime
             await using var create = new NpgsqlCommand($"create database {_name}", connection);
             await create.ExecuteNonQueryAsync();
         }
+        await CreateSchemas();
 
         var rabbit = Servers.RabbitMq(_name);
         var common = new Dictionary<string, string>
         {
             ["RabbitMq__Host"] = rabbit.Host, ["RabbitMq__Port"] = rabbit.Port.ToString(), ["RabbitMq__VirtualHost"] = rabbit.VirtualHost,
-            ["RabbitMq__Username"] = rabbit.Username, ["RabbitMq__Password"] = rabbit.Password,
             ["Postgres__Database"] = _name,
         };
         foreach (var (key, value) in Traces.Environment)
         {
             common[key] = value;
         }
-        foreach (var key in new[] { "Host", "Port", "Username", "Password" })
+        foreach (var key in new[] { "Host", "Port" })
         {
             if (Environment.GetEnvironmentVariable("Postgres__" + key) is { Length: > 0 } value)
             {
@@ -63,16 +64,17 @@ public class SagaSystem : IAsyncLifetime
             }
         }
         var logs = Path.Combine(Path.GetTempPath(), "saga-e2e", _name);
-        Coordinator = new HostProcess("coordinator", "Saga.Coordinator", With(common, new()
+        // Each host as its own service account, as deployed: the specs prove its permissions suffice.
+        Coordinator = new HostProcess("coordinator", "Saga.Coordinator", With(common, Accounts.Coordinator.Environment, new()
         {
             ["TransferSaga__CheckBackTimeout"] = "00:00:01", ["TransferSaga__MaxCheckBackInterval"] = "00:00:02",
             ["CheckBackScan__Interval"] = "00:00:00.200",
         }).Concat(CoordinatorSettings).ToDictionary(kv => kv.Key, kv => kv.Value), logs);
-        LedgerA = new HostProcess("ledger-a", "Saga.Ledger", With(common, new()
+        LedgerA = new HostProcess("ledger-a", "Saga.Ledger", With(common, Accounts.Ledger("A").Environment, new()
         {
             ["Ledger__Id"] = "A", ["Ledger__FaultInjection__Enabled"] = "true", ["Ledger__FaultInjection__SkipCommitFrom__0"] = "crashy",
         }), logs);
-        LedgerB = new HostProcess("ledger-b", "Saga.Ledger", With(common, new()
+        LedgerB = new HostProcess("ledger-b", "Saga.Ledger", With(common, Accounts.Ledger("B").Environment, new()
         {
             ["Ledger__Id"] = "B", ["Ledger__FaultInjection__Enabled"] = "true", ["Ledger__FaultInjection__FailTransientlyTo__0"] = "flaky",
             ["Ledger__FaultInjection__TransientFailures"] = "2", ["Ledger__FaultInjection__FailTransientlyTo__1"] = "stubborn:6",
@@ -130,7 +132,7 @@ public class SagaSystem : IAsyncLifetime
     public async Task<AccountRef> OpenAccount(string ledger, string name, decimal balance)
     {
         var id = $"{name}-{Guid.NewGuid():N}"[..(name.Length + 9)];
-        var response = await Client<OpenAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountOpened>(new OpenAccount(ledger, id, balance, Owner));
+        var response = await Client<OpenAccount>(Queues.LedgerAccountsAddress(ledger)).GetResponse<AccountOpened>(new OpenAccount(ledger, id, balance, Owner));
         Assert.True(response.Message.Created);
         return new AccountRef(ledger, id);
     }
@@ -138,13 +140,13 @@ public class SagaSystem : IAsyncLifetime
     /// <summary>An account with a fixed id, which the ledgers' fault injection recognises.</summary>
     public async Task<AccountRef> OpenNamedAccount(string ledger, string id, decimal balance)
     {
-        await Client<OpenAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountOpened, AccountOpenRejected>(new OpenAccount(ledger, id, balance, Owner));
+        await Client<OpenAccount>(Queues.LedgerAccountsAddress(ledger)).GetResponse<AccountOpened, AccountOpenRejected>(new OpenAccount(ledger, id, balance, Owner));
         return new AccountRef(ledger, id);
     }
 
     public async Task<decimal?> Balance(AccountRef account)
     {
-        var response = await Client<GetAccount>(Queues.LedgerAddress(account.Ledger))
+        var response = await Client<GetAccount>(Queues.LedgerAccountsAddress(account.Ledger))
             .GetResponse<AccountBalance, AccountNotFound>(new GetAccount(account.Ledger, account.AccountId));
         return response.Is(out Response<AccountBalance>? balance) ? balance.Message.Balance : null;
     }
@@ -281,15 +283,49 @@ public class SagaSystem : IAsyncLifetime
         return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
     }
 
-    private async Task CreateVirtualHost()
+    /// <summary>The services' accounts (infra/service-accounts.sh), as infra/up.sh creates them.</summary>
+    public ServiceAccounts Accounts { get; } = ServiceAccounts.Read(LocalSystem.FindRoot());
+
+    private Task CreateVirtualHost() => CreateVirtualHost(_name, Accounts);
+
+    private Task CreateSchemas() => CreateSchemas(_name, Accounts);
+
+    /// <summary>A virtual host: everything for the administrator, for each service what infra/up.sh gives it.</summary>
+    public static async Task CreateVirtualHost(string name, ServiceAccounts accounts)
     {
         var rabbit = Servers.RabbitMq();
         using var http = rabbit.CreateManagementClient();
-        (await http.PutAsync($"api/vhosts/{_name}", null)).EnsureSuccessStatusCode();
-        var permissions = new StringContent("""{"configure":".*","write":".*","read":".*"}""", Encoding.UTF8, "application/json");
-        (await http.PutAsync($"api/permissions/{_name}/{rabbit.Username}", permissions)).EnsureSuccessStatusCode();
+        (await http.PutAsync($"api/vhosts/{name}", null)).EnsureSuccessStatusCode();
+        (await http.PutAsJsonAsync($"api/permissions/{name}/{rabbit.Username}", new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
+        foreach (var account in accounts.All)
+        {
+            // Users belong to the broker, not to a virtual host: created once (infra/up.sh does it too), then left alone.
+            if ((await http.GetAsync($"api/users/{account.BrokerUser}")).StatusCode == System.Net.HttpStatusCode.NotFound)
+            {
+                (await http.PutAsJsonAsync($"api/users/{account.BrokerUser}", new { password = account.Password, tags = account.Tags })).EnsureSuccessStatusCode();
+            }
+            (await http.PutAsJsonAsync($"api/permissions/{name}/{account.BrokerUser}",
+                new { configure = account.Configure, write = account.Write, read = account.Read })).EnsureSuccessStatusCode();
+        }
     }
 
-    private static Dictionary<string, string> With(Dictionary<string, string> common, Dictionary<string, string> own) =>
-        common.Concat(own).ToDictionary(kv => kv.Key, kv => kv.Value);
+    /// <summary>Each service's schema in <paramref name="database"/>, owned by its role; the roles themselves are infra/up.sh's.</summary>
+    public static async Task CreateSchemas(string database, ServiceAccounts accounts)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(Servers.PostgresConnectionString) { Database = database };
+        await using var connection = new NpgsqlConnection(builder.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(accounts.DatabaseSql(database), connection);
+        try
+        {
+            await command.ExecuteNonQueryAsync();
+        }
+        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UndefinedObject or PostgresErrorCodes.InsufficientPrivilege)
+        {
+            throw new InvalidOperationException($"The services' database roles are missing or not granted to the administrator: run `bash infra/up.sh`. ({e.MessageText})", e);
+        }
+    }
+
+    private static Dictionary<string, string> With(Dictionary<string, string> common, Dictionary<string, string> account, Dictionary<string, string> own) =>
+        common.Concat(account).Concat(own).ToDictionary(kv => kv.Key, kv => kv.Value);
 }

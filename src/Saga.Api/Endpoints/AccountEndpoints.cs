@@ -34,7 +34,7 @@ public static class AccountEndpoints
         Response<AccountOpened, AccountOpenRejected> response;
         try
         {
-            response = await clients.CreateRequestClient<OpenAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountOpened, AccountOpenRejected>(
+            response = await clients.CreateRequestClient<OpenAccount>(Queues.LedgerAccountsAddress(ledger)).GetResponse<AccountOpened, AccountOpenRejected>(
                 new OpenAccount(ledger, body!.AccountId!, body.OpeningBalance!.Value, body.Owner), request.HttpContext.RequestAborted, options.Value.RequestTimeout);
         }
         catch (RequestTimeoutException)
@@ -65,7 +65,7 @@ public static class AccountEndpoints
         Response<AccountBalance, AccountNotFound> response;
         try
         {
-            response = await clients.CreateRequestClient<GetAccount>(Queues.LedgerAddress(ledger)).GetResponse<AccountBalance, AccountNotFound>(
+            response = await clients.CreateRequestClient<GetAccount>(Queues.LedgerAccountsAddress(ledger)).GetResponse<AccountBalance, AccountNotFound>(
                 new GetAccount(ledger, accountId), cancellationToken, options.Value.RequestTimeout);
         }
         catch (RequestTimeoutException)

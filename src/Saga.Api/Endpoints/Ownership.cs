@@ -26,7 +26,7 @@ internal static class Ownership
         }
         foreach (var account in new[] { transfer.From, transfer.To }.Where(a => options.Value.KnownLedgers.Contains(a.Ledger)))
         {
-            var response = await clients.CreateRequestClient<GetAccount>(Queues.LedgerAddress(account.Ledger))
+            var response = await clients.CreateRequestClient<GetAccount>(Queues.LedgerAccountsAddress(account.Ledger))
                 .GetResponse<AccountBalance, AccountNotFound>(new GetAccount(account.Ledger, account.AccountId), http.RequestAborted, options.Value.RequestTimeout);
             if (response.Is(out Response<AccountBalance>? balance) && balance.Message.Owner == caller)
             {

@@ -71,7 +71,7 @@ public sealed class LedgerDatabase : IAsyncDisposable
         // Several instances of one ledger may start at once.
         await Execute(connection, $"select pg_advisory_xact_lock(hashtext('{_s}'))", cancellationToken);
         await Execute(connection, $"""
-            create schema if not exists {_s};
+            do $$ begin if not exists (select from pg_namespace where nspname = '{_s}') then create schema {_s}; end if; end $$;
             create table if not exists {_s}.accounts (
                 account_id text primary key,
                 balance numeric(20, 2) not null check (balance >= 0),

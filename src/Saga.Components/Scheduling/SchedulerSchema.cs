@@ -30,7 +30,7 @@ internal static class SchedulerSchema
 
     // Times are epoch ticks (bigint), as Quartz writes them. Child trigger rows go with their trigger.
     internal static string Ddl(string s) => $"""
-        create schema if not exists {s};
+        do $$ begin if not exists (select from pg_namespace where nspname = '{s}') then create schema {s}; end if; end $$;
 
         create table if not exists {s}.qrtz_job_details (
             sched_name text not null, job_name text not null, job_group text not null,
