@@ -33,11 +33,11 @@ accounts() {
   local t=$'\t' l
   # Receives transfers (half messages, ledger answers, repairs) and schedules; sends a ledger its part
   # of each transfer: the only service that may write to a ledger's transfer queue, ledger-{id}.
-  local coordinator='^(transfers|half-messages|scheduler|ledger-[a-z0-9]+)(_error|_skipped)?$|^Saga\.Contracts:|^MassTransit|'"$bus"
+  local coordinator='^(transfers|half-messages|repairs|scheduler|ledger-[a-z0-9]+)(_error|_skipped)?$|^Saga\.Contracts:|^MassTransit|'"$bus"
   echo "coordinator${t}saga-coordinator${t}saga_coordinator${t}$(password coordinator)${t}-${t}$coordinator${t}$coordinator${t}$coordinator"
-  # Submits (half-messages), asks for transfers and repairs (transfers), opens and reads accounts
-  # (ledger-{id}-accounts); reads the error queues' depth through the management API.
-  local api='^(half-messages|transfers|ledger-[a-z0-9]+-accounts)$|'"$bus"
+  # Submits (half-messages), asks for repairs (repairs), opens and reads accounts (ledger-{id}-accounts);
+  # reads the error queues' depth through the management API. Never transfers, where commits arrive.
+  local api='^(half-messages|repairs|ledger-[a-z0-9]+-accounts)$|'"$bus"
   echo "api${t}saga-api${t}saga_api${t}$(password api)${t}management${t}$api${t}$api${t}$api"
   for l in "${ledgers[@]}"; do
     # Consumes ledger-{id} (declaring that queue needs configure, never write: MassTransit's binding

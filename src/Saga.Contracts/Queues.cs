@@ -13,6 +13,13 @@ public static class Queues
     /// </summary>
     public const string HalfMessages = "half-messages";
 
+    /// <summary>
+    /// Operators' repairs and status requests, from the Api, consumed by the same saga. The Api may write to
+    /// this queue and to <see cref="HalfMessages"/>, never to <see cref="Coordinator"/>, where the ledgers'
+    /// commits and confirmations arrive; each of the two accepts only its own message types.
+    /// </summary>
+    public const string Repairs = "repairs";
+
     /// <summary>The durable scheduler, hosted by the coordinator: every bus schedules its redeliveries through it.</summary>
     public const string Scheduler = "scheduler";
 
@@ -31,6 +38,8 @@ public static class Queues
     public static Uri CoordinatorAddress { get; } = Address(Coordinator);
 
     public static Uri HalfMessagesAddress { get; } = Address(HalfMessages);
+
+    public static Uri RepairsAddress { get; } = Address(Repairs);
 
     public static Uri SchedulerAddress { get; } = Address(Scheduler);
 

@@ -240,4 +240,34 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
         Assert.True(completed > 0);
         Assert.Equal((10_000m - 10m * completed, 10m * completed), (await system.Balance(alice), await system.Balance(bob)));
     }
+
+    [Fact]
+    public async Task A_commit_sent_where_the_Api_may_write_goes_to_the_error_queue_and_moves_no_money()
+    {
+        var poor = await system.OpenAccount("A", "poor", 50m);
+        var bob = await system.OpenAccount("B", "bob", 0m);
+        var id = NewId.NextGuid();
+        var (halfErrors, repairErrors) = (await system.MessagesIn(Queues.Error(Queues.HalfMessages)), await system.MessagesIn(Queues.Error(Queues.Repairs)));
+
+        await SagaSystem.Freeze(system.LedgerA);
+        try
+        {
+            await system.Submit(id, poor, bob, 100m);
+            await system.UntilState(id, TransferStates.Prepared);
+            // What a compromised Api could send: a commit the source ledger never gave, where the Api may write.
+            await system.Send(Queues.HalfMessagesAddress, new CommitTransfer(id));
+            await system.Send(Queues.RepairsAddress, new CommitTransfer(id));
+            await system.UntilMessagesIn(Queues.Error(Queues.HalfMessages), halfErrors + 1);
+            await system.UntilMessagesIn(Queues.Error(Queues.Repairs), repairErrors + 1);
+            Assert.Equal(TransferStates.Prepared, (await system.Status(id))!.State);
+        }
+        finally
+        {
+            await SagaSystem.Thaw(system.LedgerA);
+        }
+
+        // Rolled back by ledger A (insufficient funds) or by a check-back's tombstone, whichever A met first.
+        await system.UntilState(id, TransferStates.RolledBack);
+        Assert.Equal((50m, 0m), (await system.Balance(poor), await system.Balance(bob)));
+    }
 }

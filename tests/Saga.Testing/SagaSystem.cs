@@ -276,11 +276,19 @@ public class SagaSystem : IAsyncLifetime
         Eventually.Until(() => MessagesIn(queue), held => held >= count, $"{queue} held {count} messages", TimeSpan.FromSeconds(30),
             every: TimeSpan.FromMilliseconds(50));
 
+    /// <summary>The messages ready in <paramref name="queue"/>; 0 while it does not exist (an error queue is made on its first message).</summary>
     public async Task<uint> MessagesIn(string queue)
     {
         await using var connection = await Factory().CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
-        return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
+        try
+        {
+            return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
+        }
+        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
+        {
+            return 0;
+        }
     }
 
     /// <summary>The services' accounts (infra/service-accounts.sh), as infra/up.sh creates them.</summary>

@@ -36,12 +36,14 @@ public sealed class TransferStateDefinition : SagaDefinition<TransferState>
     }
 
     /// <summary>
-    /// The saga's two receive endpoints, configured here rather than by ConfigureEndpoints (which skips a
+    /// The saga's three receive endpoints, configured here rather than by ConfigureEndpoints (which skips a
     /// saga configured on any endpoint by hand). New transfers arrive on <see cref="Queues.HalfMessages"/>,
     /// which takes fewer messages at once than <see cref="Queues.Coordinator"/>, so under a backlog the
-    /// transfers in flight keep most of the coordinator; it binds to no published message type, so a
-    /// published fault reaches the saga once, on its main queue. While <see cref="Queues.Coordinator"/> has
-    /// a backlog (<see cref="QueueBacklog"/>), new half messages wait.
+    /// transfers in flight keep most of the coordinator; while <see cref="Queues.Coordinator"/> has a backlog
+    /// (<see cref="QueueBacklog"/>), new half messages wait. Operators' repairs arrive on
+    /// <see cref="Queues.Repairs"/>. The Api writes to those two only, and each accepts only its own
+    /// messages, so no one who can submit or repair can deliver a commit or a credit confirmation. Neither
+    /// binds to a published message type, so a published fault reaches the saga once, on its main queue.
     /// </summary>
     public static void ConfigureEndpoints(IRegistrationContext context, IBusFactoryConfigurator bus)
     {
@@ -54,9 +56,17 @@ public sealed class TransferStateDefinition : SagaDefinition<TransferState>
         bus.ReceiveEndpoint(Queues.HalfMessages, e =>
         {
             e.ConfigureConsumeTopology = false;
+            e.UseFilter(new AcceptOnly(typeof(StoreHalfMessage)));
             e.UseExecuteAsync(c => backlog.UntilUnder(c.CancellationToken));
             e.PrefetchCount = 64;
             e.ConcurrentMessageLimit = 32;
+            e.ConfigureSaga<TransferState>(context);
+        });
+        bus.ReceiveEndpoint(Queues.Repairs, e =>
+        {
+            e.ConfigureConsumeTopology = false;
+            e.UseFilter(new AcceptOnly(typeof(RetryCredit), typeof(RecheckTransfer), typeof(RefundTransfer), typeof(ResolveTransfer), typeof(GetTransferStatus)));
+            e.PrefetchCount = 16;
             e.ConfigureSaga<TransferState>(context);
         });
     }

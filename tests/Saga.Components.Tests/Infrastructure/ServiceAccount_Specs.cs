@@ -137,6 +137,15 @@ public sealed class ServiceAccount_Specs(ServiceAccounts_Setup setup) : IClassFi
     }
 
     [Fact]
+    public async Task The_Api_cannot_deliver_a_commit_to_the_coordinators_queue()
+    {
+        var commit = Encoding.UTF8.GetBytes($$$"""{"messageType":["urn:message:Saga.Contracts:CommitTransfer"],"message":{"transferId":"{{{Guid.NewGuid()}}}"}}""");
+
+        Assert.Equal(403, await Publish(setup.Accounts.Api, Queues.Coordinator, "", commit));
+        Assert.Equal(403, await Publish(setup.Accounts.Api, "", Queues.Coordinator, commit));
+    }
+
+    [Fact]
     public async Task The_coordinator_can_send_a_credit_and_the_Api_can_submit()
     {
         var before = await setup.MessagesIn(Queues.Ledger("B"));
