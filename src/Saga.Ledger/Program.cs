@@ -11,9 +11,11 @@ builder.Services.AddSagaServers(builder.Configuration);
 
 // Accounts, the producer's local transactions and the consumer's credits.
 var ledger = builder.Services.AddLedger(builder.Configuration);
-if (builder.Environment.IsProduction() && builder.Configuration.GetValue<bool>("Ledger:FaultInjection:Enabled"))
+// Faults are for tests and the demo, which run their ledgers in Development: any other environment is a real one.
+if (!builder.Environment.IsDevelopment() && builder.Configuration.GetValue<bool>("Ledger:FaultInjection:Enabled"))
 {
-    throw new InvalidOperationException("Fault injection cannot be enabled in the Production environment.");
+    throw new InvalidOperationException(
+        $"Ledger:FaultInjection:Enabled is only allowed in the Development environment, and this is {builder.Environment.EnvironmentName}: switch it off.");
 }
 builder.Services.AddHostedService<LedgerMigration>();
 
