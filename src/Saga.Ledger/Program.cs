@@ -2,6 +2,12 @@ using MassTransit;
 using Saga.Components.Hosting;
 using Saga.Components.Ledgers;
 
+// `healthcheck` asks the ledger running beside it whether it is ready (a container's health check) and exits.
+if (args is ["healthcheck"])
+{
+    return await HealthProbe.Run();
+}
+
 // A ledger service: one process per ledger id (Ledger:Id), its own schema and queue.
 // appsettings.json sits beside the binary, wherever the process is started from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -32,3 +38,4 @@ var app = builder.Build();
 app.MapSagaHealth();
 app.MapSagaMetrics();
 app.Run();
+return 0;
