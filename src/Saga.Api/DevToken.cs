@@ -2,7 +2,10 @@ using Saga.Components.Security;
 
 namespace Saga.Api;
 
-/// <summary>`dev-token`: a token for local use, signed with the development key (nothing else can be used), whose sub is the subject.</summary>
+/// <summary>
+/// `dev-token`: a token for local use, signed with the checkout's development key (nothing else can be used), whose sub is
+/// the subject; it lives as long as the Api allows by default (Auth:MaxLifetime).
+/// </summary>
 internal static class DevToken
 {
     public static int Print(string[] args)
@@ -27,7 +30,7 @@ internal static class DevToken
             Console.Error.WriteLine($"usage: dev-token --roles {Roles.Transfers}[,{Roles.Operator}] [--subject sub]");
             return 2;
         }
-        Console.WriteLine(DevelopmentTokens.Create(subject, roles, TimeSpan.FromHours(12)));
+        Console.WriteLine(DevelopmentTokens.Create(subject, roles, DevelopmentTokens.Lifetime));
         return 0;
     }
 }

@@ -12,6 +12,12 @@ if (args is ["dev-token", ..])
     return DevToken.Print(args[1..]);
 }
 
+// `healthcheck` asks the host running beside it whether it is ready (a container's health check) and exits.
+if (args is ["healthcheck"])
+{
+    return await HealthProbe.Run();
+}
+
 // The Api: HTTP in, messages out; reads transfers from the coordinator's event store.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Services.Configure<ApiOptions>(builder.Configuration.GetSection(ApiOptions.Section));

@@ -40,13 +40,32 @@ public sealed class ApiClient : IDisposable
     public ApiClient(string baseAddress, string subject, int connections = 64)
     {
         _subject = subject;
-        _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = connections, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        var sockets = new SocketsHttpHandler { MaxConnectionsPerServer = connections, PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        _http = new HttpClient(new DevelopmentTokenHandler(subject) { InnerHandler = sockets })
         {
             BaseAddress = new Uri(baseAddress),
             Timeout = TimeSpan.FromSeconds(30),
         };
-        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",
-            DevelopmentTokens.Create(subject, [Roles.Transfers, Roles.Operator], TimeSpan.FromHours(12)));
+    }
+
+    /// <summary>A development token on every request, a new one at half its life: a bench or chaos run may outlast one.</summary>
+    private sealed class DevelopmentTokenHandler(string subject) : DelegatingHandler
+    {
+        private Issued? _current; // replaced whole: concurrent requests see one token or the next, never half of each
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var current = _current;
+            if (current is null || DateTime.UtcNow >= current.RenewAt)
+            {
+                _current = current = new Issued(DevelopmentTokens.Create(subject, [Roles.Transfers, Roles.Operator], DevelopmentTokens.Lifetime),
+                    DateTime.UtcNow + DevelopmentTokens.Lifetime / 2);
+            }
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", current.Token);
+            return base.SendAsync(request, cancellationToken);
+        }
+
+        private sealed record Issued(string Token, DateTime RenewAt);
     }
 
     /// <summary>Opens the account for this client's subject, so that its transfers may debit it.</summary>

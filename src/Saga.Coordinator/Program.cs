@@ -5,6 +5,12 @@ using Saga.Components.Hosting;
 using Saga.Components.Transfers;
 using Saga.Contracts;
 
+// `healthcheck` asks the host running beside it whether it is ready (a container's health check) and exits.
+if (args is ["healthcheck"])
+{
+    return await HealthProbe.Run();
+}
+
 // The coordinator: plays RocketMQ's broker for every transfer.
 // appsettings.json sits beside the binary, wherever the process is started from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -38,3 +44,4 @@ var app = builder.Build();
 app.MapSagaHealth();
 app.MapSagaMetrics();
 app.Run();
+return 0;

@@ -2,6 +2,12 @@ using MassTransit;
 using Saga.Components.Hosting;
 using Saga.Components.Ledgers;
 
+// `healthcheck` asks the ledger running beside it whether it is ready (a container's health check) and exits.
+if (args is ["healthcheck"])
+{
+    return await HealthProbe.Run();
+}
+
 // A ledger service: one process per ledger id (Ledger:Id), its own schema and queue.
 // appsettings.json sits beside the binary, wherever the process is started from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -11,9 +17,11 @@ builder.Services.AddSagaServers(builder.Configuration);
 
 // Accounts, the producer's local transactions and the consumer's credits.
 var ledger = builder.Services.AddLedger(builder.Configuration);
-if (builder.Environment.IsProduction() && builder.Configuration.GetValue<bool>("Ledger:FaultInjection:Enabled"))
+// Faults are for tests and the demo, which run their ledgers in Development: any other environment is a real one.
+if (!builder.Environment.IsDevelopment() && builder.Configuration.GetValue<bool>("Ledger:FaultInjection:Enabled"))
 {
-    throw new InvalidOperationException("Fault injection cannot be enabled in the Production environment.");
+    throw new InvalidOperationException(
+        $"Ledger:FaultInjection:Enabled is only allowed in the Development environment, and this is {builder.Environment.EnvironmentName}: switch it off.");
 }
 builder.Services.AddHostedService<LedgerMigration>();
 
@@ -30,3 +38,4 @@ var app = builder.Build();
 app.MapSagaHealth();
 app.MapSagaMetrics();
 app.Run();
+return 0;

@@ -72,7 +72,7 @@ public sealed class ApiSystem : IAsyncLifetime
     /// <summary>A client whose token, signed with the development key, carries exactly <paramref name="claims"/> and no role unless given.</summary>
     public static HttpClient ClientWithClaims(WebApplicationFactory<Program> api, params (string Type, string Value)[] claims)
     {
-        var options = new AuthOptions { SigningKey = AuthOptions.DevelopmentSigningKey };
+        var options = new AuthOptions { SigningKey = DevelopmentKey.Load() };
         var token = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
             Issuer = options.Issuer,

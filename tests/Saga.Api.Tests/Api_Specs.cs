@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Microsoft.AspNetCore.Hosting;
 using Saga.Components.Security;
 using Saga.Contracts;
 using Saga.Testing;
@@ -305,19 +304,6 @@ public sealed class Api_Specs(ApiSystem api) : IClassFixture<ApiSystem>
         Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/health/ready")).StatusCode);
         var metrics = await anonymous.GetStringAsync("/metrics");
         Assert.Contains("saga_error_queue_messages", metrics);
-    }
-
-    [Fact]
-    public void Outside_Development_the_Api_refuses_to_start_with_the_development_signing_key()
-    {
-        using var production = new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program>().WithWebHostBuilder(web =>
-        {
-            web.UseEnvironment("Production");
-            web.UseSetting("Auth:SigningKey", AuthOptions.DevelopmentSigningKey);
-        });
-
-        var error = Assert.ThrowsAny<Exception>(() => production.CreateClient());
-        Assert.Contains("development key", error.ToString());
     }
 
     [Fact]

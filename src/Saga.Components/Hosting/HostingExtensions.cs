@@ -1,20 +1,30 @@
+using Marten;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Npgsql;
+using Saga.Components.EventStore;
 using Saga.Contracts;
 
 namespace Saga.Components.Hosting;
 
 public static class HostingExtensions
 {
-    /// <summary>Binds the "RabbitMq" and "Postgres" sections and registers one pooled <see cref="NpgsqlDataSource"/>.</summary>
+    /// <summary>
+    /// Binds the "RabbitMq" and "Postgres" sections and registers one pooled <see cref="NpgsqlDataSource"/>; Marten,
+    /// in a host that adds it, logs through <see cref="MartenLogging"/>.
+    /// </summary>
     public static PostgresOptions AddSagaServers(this IServiceCollection services, IConfiguration configuration)
     {
         services.Configure<RabbitMqOptions>(configuration.GetSection(RabbitMqOptions.Section));
         var postgres = configuration.GetSection(PostgresOptions.Section).Get<PostgresOptions>() ?? new PostgresOptions();
         services.AddSingleton(_ => NpgsqlDataSource.Create(postgres.ConnectionString));
+        services.ConfigureMarten((provider, marten) =>
+        {
+            marten.Logger(new MartenLogging(provider.GetRequiredService<ILoggerFactory>().CreateLogger<IDocumentStore>()));
+        });
         services.AddSingleton(TimeProvider.System);
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         return postgres;
@@ -31,7 +41,7 @@ public static class HostingExtensions
     /// <summary>
     /// The broker, from the "RabbitMq" section: durable queues and persistent messages (MassTransit's
     /// defaults), publisher confirms, scheduling through <see cref="Queues.SchedulerAddress"/>, and quorum
-    /// queues when configured; a <see cref="ConsumerWatchdog"/> stops the host if an endpoint loses its consumer.
+    /// queues when configured; a <see cref="ConsumerWatchdog"/> stops the host if an endpoint loses its consumer; no usage telemetry.
     /// </summary>
     public static void UsingSagaRabbitMq(this IBusRegistrationConfigurator x, IConfiguration configuration,
         Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? configure = null)
@@ -47,6 +57,8 @@ public static class HostingExtensions
                 }
             });
         }
+        // MassTransit would report this host's usage to masstransit.io five minutes after start: nothing leaves unasked.
+        x.DisableUsageTelemetry();
         x.AddBusObserver<ResponseEndpointObserver>();
         x.Configure<ConsumerWatchdogOptions>(configuration.GetSection(ConsumerWatchdogOptions.Section));
         x.AddSingleton<ConsumerWatchdog>();
