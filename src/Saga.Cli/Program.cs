@@ -8,6 +8,12 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     cancel.Cancel();
 };
+// A service manager or `kill` stops the CLI as Ctrl+C does, so the hosts it started stop with it.
+using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    cancel.Cancel();
+});
 
 if (Console.IsOutputRedirected)
 {
