@@ -26,9 +26,11 @@ public sealed class TransferStateDefinition : SagaDefinition<TransferState>
             r.Intervals(0, 10, 50, 100, 250, 500, 1000);
         });
         // A database restart or a broken connection: keep the message until PostgreSQL is back (~30 s), then the error queue.
+        // A message the endpoint does not accept (AcceptOnly) is refused at once: retrying cannot change its type.
         endpointConfigurator.UseMessageRetry(r =>
         {
             r.Ignore<ConcurrencyException>();
+            r.Ignore<MessageNotAcceptedException>();
             r.Intervals(100, 500, 1000, 2000, 5000, 10000, 10000);
         });
         // Sends and responses leave only after the transfer's events are committed.
