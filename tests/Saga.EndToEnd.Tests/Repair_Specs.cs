@@ -34,7 +34,7 @@ public sealed class Repair_Specs(RepairSagaSystem system) : IClassFixture<Repair
             var attention = await system.UntilState(id, TransferStates.NeedsAttention);
             Assert.StartsWith($"credit to {bob} not confirmed after 3 sends", attention.Reason);
 
-            var refund = await system.Client<RefundTransfer>(Queues.CoordinatorAddress)
+            var refund = await system.Client<RefundTransfer>(Queues.RepairsAddress)
                 .GetResponse<RepairAccepted, RepairRejected>(new RefundTransfer(id, "ops@example", "ledger B does not answer"));
             Assert.True(refund.Is(out Response<RepairAccepted>? accepted));
             Assert.Equal(TransferStates.Voiding, accepted.Message.State);
@@ -59,7 +59,7 @@ public sealed class Repair_Specs(RepairSagaSystem system) : IClassFixture<Repair
         await system.Submit(id, alice, late, 100m);
         await system.UntilState(id, TransferStates.NeedsAttention);
 
-        await system.Client<RefundTransfer>(Queues.CoordinatorAddress)
+        await system.Client<RefundTransfer>(Queues.RepairsAddress)
             .GetResponse<RepairAccepted, RepairRejected>(new RefundTransfer(id, "ops@example", "no such account"));
         await system.UntilState(id, TransferStates.Refunded);
         Assert.Equal(1000m, await system.Balance(alice));
@@ -85,7 +85,7 @@ public sealed class Repair_Specs(RepairSagaSystem system) : IClassFixture<Repair
         {
             await system.Submit(id, alice, bob, 100m);
             await system.UntilState(id, TransferStates.NeedsAttention);
-            var resolve = await system.Client<ResolveTransfer>(Queues.CoordinatorAddress)
+            var resolve = await system.Client<ResolveTransfer>(Queues.RepairsAddress)
                 .GetResponse<RepairAccepted, RepairRejected>(new ResolveTransfer(id, "ops@example", "paid bob by hand"));
             Assert.True(resolve.Is(out Response<RepairAccepted>? accepted));
             Assert.Equal(TransferStates.Voiding, accepted.Message.State);

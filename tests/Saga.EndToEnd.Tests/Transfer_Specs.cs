@@ -31,7 +31,7 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
         await system.Submit(id, alice, bob, 100m);
 
         var status = await system.UntilState(id, TransferStates.RolledBack);
-        // The check-back comes after 1 s here: on a loaded machine its tombstone may reach ledger A first,
+        // The check-back comes after 5 s here: on a loaded machine its tombstone may reach ledger A first,
         // which rolls the transfer back just as exactly.
         Assert.Contains(status.Reason, new[] { "insufficient funds", "no local transaction when checked back" });
         Assert.Equal((50m, 0m), (await system.Balance(alice), await system.Balance(bob)));
@@ -88,7 +88,7 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
         Assert.Equal(errorsBefore + 1, await system.UntilMessagesIn(Queues.Error(Queues.Ledger("B")), errorsBefore + 1));
         Assert.Equal(900m, await system.Balance(alice));
 
-        var refund = await system.Client<RefundTransfer>(Queues.CoordinatorAddress)
+        var refund = await system.Client<RefundTransfer>(Queues.RepairsAddress)
             .GetResponse<RepairAccepted, RepairRejected>(new RefundTransfer(id, "ops@example", "no such account"));
         Assert.True(refund.Is(out Response<RepairAccepted>? _));
         await system.UntilState(id, TransferStates.Refunded);
@@ -105,7 +105,7 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
         await system.UntilState(id, TransferStates.NeedsAttention);
 
         await system.OpenNamedAccount("B", late.AccountId, 0m);
-        var retry = await system.Client<RetryCredit>(Queues.CoordinatorAddress)
+        var retry = await system.Client<RetryCredit>(Queues.RepairsAddress)
             .GetResponse<RepairAccepted, RepairRejected>(new RetryCredit(id, "ops@example", "account opened"));
 
         Assert.True(retry.Is(out Response<RepairAccepted>? _));
@@ -270,5 +270,21 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
         // Rolled back by ledger A (insufficient funds) or by a check-back's tombstone, whichever A met first.
         await system.UntilState(id, TransferStates.RolledBack);
         Assert.Equal((50m, 0m), (await system.Balance(poor), await system.Balance(bob)));
+    }
+
+    [Fact]
+    public async Task A_half_message_sent_where_the_ledgers_write_goes_to_the_error_queue_and_debits_nothing()
+    {
+        var alice = await system.OpenAccount("A", "alice", 100m);
+        var bob = await system.OpenAccount("B", "bob", 0m);
+        var id = NewId.NextGuid();
+        var refused = await system.MessagesIn(Queues.Error(Queues.Coordinator));
+
+        // What a compromised ledger could send: a half message naming alice's owner as the initiator.
+        await system.Send(Queues.CoordinatorAddress, new StoreHalfMessage(id, alice, bob, 100m, "EUR", SagaSystem.Owner));
+
+        await system.UntilMessagesIn(Queues.Error(Queues.Coordinator), refused + 1);
+        Assert.Null(await system.Status(id));
+        Assert.Equal((100m, 0m), (await system.Balance(alice), await system.Balance(bob)));
     }
 }

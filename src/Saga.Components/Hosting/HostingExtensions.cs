@@ -47,16 +47,7 @@ public static class HostingExtensions
         Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? configure = null)
     {
         var options = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
-        if (options.QuorumQueues)
-        {
-            x.AddConfigureEndpointsCallback((_, _, endpoint) =>
-            {
-                if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
-                {
-                    rabbit.SetQuorumQueue();
-                }
-            });
-        }
+        x.AddConfigureEndpointsCallback((_, _, endpoint) => options.ConfigureQueue(endpoint));
         // MassTransit would report this host's usage to masstransit.io five minutes after start: nothing leaves unasked.
         x.DisableUsageTelemetry();
         x.AddBusObserver<ResponseEndpointObserver>();

@@ -27,6 +27,15 @@ public sealed class RabbitMqOptions
     /// <summary>Declare the transfer and ledger queues as quorum queues: worth it on a cluster of three or more nodes.</summary>
     public bool QuorumQueues { get; set; }
 
+    /// <summary>Makes <paramref name="endpoint"/>'s queue a quorum queue when <see cref="QuorumQueues"/> says so; every endpoint goes through here.</summary>
+    public void ConfigureQueue(MassTransit.IReceiveEndpointConfigurator endpoint)
+    {
+        if (QuorumQueues && endpoint is MassTransit.IRabbitMqReceiveEndpointConfigurator rabbit)
+        {
+            rabbit.SetQuorumQueue();
+        }
+    }
+
     /// <summary>
     /// A connection of our own beside MassTransit's (the watchdog, the CLI, the tests), to this broker
     /// and virtual host; <paramref name="clientName"/> names it on the broker's connection list.

@@ -43,15 +43,22 @@ public sealed class TransferStateDefinition : SagaDefinition<TransferState>
     /// which takes fewer messages at once than <see cref="Queues.Coordinator"/>, so under a backlog the
     /// transfers in flight keep most of the coordinator; while <see cref="Queues.Coordinator"/> has a backlog
     /// (<see cref="QueueBacklog"/>), new half messages wait. Operators' repairs arrive on
-    /// <see cref="Queues.Repairs"/>. The Api writes to those two only, and each accepts only its own
-    /// messages, so no one who can submit or repair can deliver a commit or a credit confirmation. Neither
-    /// binds to a published message type, so a published fault reaches the saga once, on its main queue.
+    /// <see cref="Queues.Repairs"/>. The Api writes to those two only, and each of the three accepts only its
+    /// own messages: no one who can submit or repair can deliver a commit or a credit confirmation, and no
+    /// ledger can deliver a half message or a repair. Neither of the last two binds to a published message
+    /// type, so a published fault reaches the saga once, on its main queue.
     /// </summary>
     public static void ConfigureEndpoints(IRegistrationContext context, IBusFactoryConfigurator bus)
     {
+        // Built by hand, so out of reach of the ConfigureEndpoints callback that makes queues quorum queues.
+        var rabbit = context.GetRequiredService<Microsoft.Extensions.Options.IOptions<RabbitMqOptions>>().Value;
+        // The ledgers write here, and so never deliver a half message (naming any initiator) or a repair.
         bus.ReceiveEndpoint(Queues.Coordinator, e =>
         {
+            e.UseFilter(new AcceptOnly(typeof(CommitTransfer), typeof(RollbackTransfer), typeof(CheckBackDue), typeof(LocalTransactionChecked),
+                typeof(AccountCredited), typeof(CreditVoided), typeof(Fault<CreditAccount>), typeof(Fault), typeof(GetTransferStatus)));
             e.PrefetchCount = 256;
+            rabbit.ConfigureQueue(e);
             e.ConfigureSaga<TransferState>(context);
         });
         var backlog = context.GetRequiredService<QueueBacklog>();
@@ -62,6 +69,7 @@ public sealed class TransferStateDefinition : SagaDefinition<TransferState>
             e.UseExecuteAsync(c => backlog.UntilUnder(c.CancellationToken));
             e.PrefetchCount = 64;
             e.ConcurrentMessageLimit = 32;
+            rabbit.ConfigureQueue(e);
             e.ConfigureSaga<TransferState>(context);
         });
         bus.ReceiveEndpoint(Queues.Repairs, e =>
@@ -69,6 +77,7 @@ public sealed class TransferStateDefinition : SagaDefinition<TransferState>
             e.ConfigureConsumeTopology = false;
             e.UseFilter(new AcceptOnly(typeof(RetryCredit), typeof(RecheckTransfer), typeof(RefundTransfer), typeof(ResolveTransfer), typeof(GetTransferStatus)));
             e.PrefetchCount = 16;
+            rabbit.ConfigureQueue(e);
             e.ConfigureSaga<TransferState>(context);
         });
     }
