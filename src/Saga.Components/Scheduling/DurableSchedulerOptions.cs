@@ -34,6 +34,20 @@ public sealed partial class DurableSchedulerOptions
     public IReadOnlyList<TimeSpan> StoreRetryIntervals { get; set; } =
         [.. new[] { 0.1, 0.5, 1, 2, 5, 10, 20, 30, 30, 30, 30, 30 }.Select(TimeSpan.FromSeconds)];
 
+    /// <summary>
+    /// The queues a scheduled message may be sent to. Its one use is redelivering a ledger's credits to that
+    /// ledger, and whoever may write to the scheduler's queue (the ledgers) must not be able to have it
+    /// deliver anything else with the coordinator's rights: a half message naming any initiator, or a repair.
+    /// </summary>
+    public string Destinations { get; set; } = "^ledger-[a-z0-9]+$";
+
+    /// <summary>Why a scheduled message to <paramref name="destination"/> is refused, or null when it is kept.</summary>
+    public string? Refusal(Uri destination)
+    {
+        var queue = destination.AbsolutePath.Split('/')[^1];
+        return Regex.IsMatch(queue, Destinations) ? null : $"this scheduler sends only to {Destinations}, not to {queue}";
+    }
+
     internal string TablePrefix => $"{Schema}.qrtz_";
 
     internal void Validate()

@@ -37,6 +37,10 @@ public sealed class ScheduleMessageConsumer(DurableScheduler scheduler, DurableS
     private async Task Store(ConsumeContext<ScheduleMessage> context)
     {
         var message = context.Message;
+        if (options.Refusal(message.Destination) is { } refusal)
+        {
+            throw new ScheduleRefusedException(refusal);
+        }
         var job = JobBuilder.Create<ScheduledSendJob>()
             .WithIdentity(DurableScheduler.JobKeyOf(message.CorrelationId))
             .RequestRecovery() // a node that dies mid-send leaves the send to another
@@ -61,3 +65,6 @@ public sealed class ScheduleMessageConsumer(DurableScheduler scheduler, DurableS
     private static DateTimeOffset AsUtc(DateTime time) =>
         new(time.Kind == DateTimeKind.Local ? time.ToUniversalTime() : DateTime.SpecifyKind(time, DateTimeKind.Utc));
 }
+
+/// <summary>A ScheduleMessage this scheduler will not keep: it goes to the error queue, never retried.</summary>
+public sealed class ScheduleRefusedException(string reason) : NotSupportedException(reason);

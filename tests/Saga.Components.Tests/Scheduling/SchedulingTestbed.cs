@@ -124,7 +124,11 @@ public sealed class SchedulingTestbed : IAsyncLifetime
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddFilter(level => level >= LogLevel.Warning).AddProvider(Log);
         builder.Services.AddSingleton(Arrivals);
-        builder.Services.AddDurableScheduler(Servers.PostgresConnectionString, Schema, scheduler);
+        builder.Services.AddDurableScheduler(Servers.PostgresConnectionString, Schema, o =>
+        {
+            o.Destinations = $"^[a-z]+-{_suffix}$"; // this testbed's own queues stand in for the ledgers'
+            scheduler?.Invoke(o);
+        });
         builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);
         builder.Services.AddMassTransit(x =>
         {
