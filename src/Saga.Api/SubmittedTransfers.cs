@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Npgsql;
@@ -42,7 +43,8 @@ public sealed class SubmittedTransfers : IAsyncDisposable
     }
 
     public static byte[] Fingerprint(AccountRef from, AccountRef to, decimal amount, string currency) =>
-        SHA256.HashData(Encoding.UTF8.GetBytes($"{from.Ledger}\n{from.AccountId}\n{to.Ledger}\n{to.AccountId}\n{amount:0.00}\n{currency}"));
+        SHA256.HashData(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+            $"{from.Ledger}\n{from.AccountId}\n{to.Ledger}\n{to.AccountId}\n{amount:0.00}\n{currency}")));
 
     public Task<Submission> Record(Guid transferId, byte[] fingerprint, CancellationToken cancellationToken) =>
         _commits.Run((transferId, fingerprint), cancellationToken);

@@ -327,7 +327,7 @@ public sealed class Api_Specs(ApiSystem api) : IClassFixture<ApiSystem>
         // A limit below any backlog: the half-messages queue is always over it.
         await using var full = ApiSystem.For(api.System, permitsPerSecond: 5000, maxWaitingTransfers: -1);
 
-        var refused = await ApiSystem.Client(full, "tester", Roles.Transfers).SendAsync(Post("/transfers", Transfer(alice, bob, 10m), key));
+        var refused = await ApiSystem.Client(full, Tester, Roles.Transfers).SendAsync(Post("/transfers", Transfer(alice, bob, 10m), key));
 
         await Problem(refused, HttpStatusCode.ServiceUnavailable);
         Assert.Equal(TimeSpan.FromSeconds(1), refused.Headers.RetryAfter?.Delta);

@@ -15,7 +15,7 @@ internal static class AccountValidation
     public static IResult? Opening(OpenAccountRequest body, ApiOptions options)
     {
         var errors = new Dictionary<string, string[]>();
-        if (Http.IdError(body.AccountId, "accountId") is { } idError)
+        if (AccountIds.Error(body.AccountId, "accountId") is { } idError)
         {
             errors["accountId"] = [idError];
         }
@@ -34,5 +34,5 @@ internal static class AccountValidation
     private const int MaxOwnerLength = 255;
 
     public static IResult? AccountId(string accountId) =>
-        Http.IdError(accountId, "accountId") is { } idError ? Http.Invalid(new() { ["accountId"] = [idError] }) : null;
+        AccountIds.Error(accountId, "accountId") is { } idError ? Http.Invalid(new() { ["accountId"] = [idError] }) : null;
 }

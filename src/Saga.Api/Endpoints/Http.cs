@@ -24,7 +24,8 @@ internal static class Http
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
 
-    public const int MaxIdLength = AccountIds.MaxLength;
+    /// <summary>A name the client sent, as it is echoed in a problem: cut to an id's length, so no answer repeats a megabyte.</summary>
+    public static string Echo(string name) => name.Length > AccountIds.MaxLength ? name[..AccountIds.MaxLength] + "…" : name;
 
     /// <summary>How long a client should wait before sending again a request answered with 503.</summary>
     public const int RetryAfterSeconds = 1;
@@ -105,7 +106,7 @@ internal static class Http
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var property in json.EnumerateObject())
         {
-            var field = prefix + (property.Name.Length > MaxIdLength ? property.Name[..MaxIdLength] + "…" : property.Name);
+            var field = prefix + Echo(property.Name);
             if (!seen.Add(property.Name))
             {
                 errors[field] = [$"{field} appears more than once"];
@@ -156,9 +157,6 @@ internal static class Http
 
     /// <summary>503 (with Retry-After, see <see cref="AddRetryAfter"/>): <paramref name="service"/> did not answer within <see cref="ApiOptions.RequestTimeout"/>.</summary>
     public static IResult NoAnswer(string service, string detail) => Problem(503, $"{service} did not answer in time", detail);
-
-    /// <summary>Ids follow <see cref="AccountIds"/>: the ledgers hold them to the same rule.</summary>
-    public static string? IdError(string? id, string what) => AccountIds.Error(id, what);
 
     public static string? AmountError(decimal? amount, decimal max) => amount switch
     {

@@ -41,7 +41,6 @@ public static class TransferEndpoints
     {
         if (waiting.IsOver)
         {
-            request.HttpContext.Response.Headers.RetryAfter = "1";
             return Http.Problem(503, "Too many transfers are waiting", $"{waiting.Messages} new transfers wait for the coordinator; send this request again in a second.");
         }
         var key = request.Headers["Idempotency-Key"].ToString();
@@ -101,7 +100,7 @@ public static class TransferEndpoints
     }
 
     private static IResult Unavailable(Guid transferId, string title) =>
-        Http.Problem(503, title, "Nothing was debited by this request; send the same request with the same Idempotency-Key again.",
+        Http.Problem(503, title, "The transfer may or may not have been accepted; send the same request with the same Idempotency-Key again: it names one transfer, which debits at most once.",
             new Dictionary<string, object?> { ["transferId"] = transferId });
 
     private static async Task<IResult> Get(Guid transferId, HttpContext http, IQuerySession session, IScopedClientFactory clients, IOptions<ApiOptions> options,

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Saga.Components.Ledgers;
 using Saga.Contracts;
 
 namespace Saga.Api.Endpoints;
@@ -57,7 +58,7 @@ internal static class TransferValidation
         {
             if (!parameters.Contains(name, StringComparer.Ordinal))
             {
-                errors[name.Length > Http.MaxIdLength ? name[..Http.MaxIdLength] + "…" : name] = [$"not a parameter of this listing: {string.Join(", ", parameters)}"];
+                errors[Http.Echo(name)] = [$"not a parameter of this listing: {string.Join(", ", parameters)}"];
             }
             else if (values.Count > 1)
             {
@@ -101,11 +102,11 @@ internal static class TransferValidation
             errors[field] = [$"{field} is required: {{ \"ledger\": \"A\", \"accountId\": \"alice\" }}"];
             return;
         }
-        if (Http.IdError(account.Ledger, $"{field}.ledger") is { } ledgerError)
+        if (AccountIds.Error(account.Ledger, $"{field}.ledger") is { } ledgerError)
         {
             errors[$"{field}.ledger"] = [ledgerError];
         }
-        if (Http.IdError(account.AccountId, $"{field}.accountId") is { } idError)
+        if (AccountIds.Error(account.AccountId, $"{field}.accountId") is { } idError)
         {
             errors[$"{field}.accountId"] = [idError];
         }

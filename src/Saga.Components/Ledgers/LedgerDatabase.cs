@@ -96,7 +96,7 @@ public sealed class LedgerDatabase : IAsyncDisposable
             -- A void holds the credit's key without moving money: a later copy of that credit is refused.
             alter table {_s}.credits add column if not exists voided_at timestamptz;
             -- Who may debit the account, and who asked for each local transaction. An account opened before
-            -- owners were kept has none, so nobody can debit it until an operator gives it one.
+            -- owners were kept has none, so nobody can debit it.
             alter table {_s}.accounts add column if not exists owner text;
             alter table {_s}.local_transactions add column if not exists initiator text;
             """, cancellationToken);
@@ -151,9 +151,9 @@ public sealed class LedgerDatabase : IAsyncDisposable
     /// <summary>
     /// The producer's local transaction: the debit and the record of its outcome, committed together. An
     /// insufficient balance is recorded as rolled back, and so is an account the initiator does not own,
-    /// with the reason an unknown account gets: a caller learns nothing of accounts that are not its own. If a record already holds the
-    /// transfer id (a duplicate request, or a check-back's tombstone), nothing is debited and that record's
-    /// outcome stands.
+    /// with the reason an unknown account gets: a caller learns nothing of accounts that are not its own.
+    /// If a record already holds the transfer id (a duplicate request, or a check-back's tombstone),
+    /// nothing is debited and that record's outcome stands.
     /// </summary>
     public Task<LocalTransaction> RunLocalTransaction(ExecuteLocalTransaction transfer, CancellationToken cancellationToken) =>
         _localTransactions.Run(transfer, cancellationToken);

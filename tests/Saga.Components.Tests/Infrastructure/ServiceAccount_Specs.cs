@@ -112,10 +112,12 @@ public sealed class ServiceAccount_Specs(ServiceAccounts_Setup setup) : IClassFi
     [MemberData(nameof(CreditRoutes))]
     public async Task Only_the_coordinator_can_put_a_credit_into_a_ledgers_queue(string service, string exchange, string routingKey)
     {
+        var before = await setup.MessagesIn(Queues.Ledger("B"));
+
         var refused = await Publish(setup.Accounts[service], exchange, routingKey, Credit);
 
         Assert.Equal(403, refused);
-        Assert.Equal(0u, await setup.MessagesIn(Queues.Ledger("B")));
+        Assert.Equal(before, await setup.MessagesIn(Queues.Ledger("B"))); // another spec's credit may wait there
     }
 
     [Fact]
