@@ -125,12 +125,13 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
         await system.Submit(id, alice, bob, 100m);
         await system.Submit(id, alice, bob, 999m);
         await system.Send(Queues.LedgerAddress("A"), new ExecuteLocalTransaction(id, alice, bob, 100m, "EUR", SagaSystem.Owner));
-        await system.Send(Queues.CoordinatorAddress, new CommitTransfer(id));
+        var (ledgerA, ledgerB) = (system.Accounts.Ledger("A"), system.Accounts.Ledger("B"));
+        await system.SendAs(ledgerA, Queues.CoordinatorAddress, new CommitTransfer(id));
         await system.Send(Queues.LedgerAddress("B"), new CreditAccount(id, bob, 100m, "EUR"));
-        await system.Send(Queues.CoordinatorAddress, new AccountCredited(id, bob, 100m));
+        await system.SendAs(ledgerB, Queues.CoordinatorAddress, new AccountCredited(id, bob, 100m));
         await system.Send(Queues.LedgerAddress("A"), new CheckLocalTransaction(id, 1, alice));
-        await system.Send(Queues.CoordinatorAddress, new LocalTransactionChecked(id, 1, LocalTransactionOutcome.Committed));
-        await system.Send(Queues.CoordinatorAddress, new RollbackTransfer(id, "late"));
+        await system.SendAs(ledgerA, Queues.CoordinatorAddress, new LocalTransactionChecked(id, 1, LocalTransactionOutcome.Committed));
+        await system.SendAs(ledgerA, Queues.CoordinatorAddress, new RollbackTransfer(id, "late"));
         // A request answered by ledger B proves it consumed the duplicate credit sent before it (one queue, in order).
         await system.Balance(bob);
         await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => system.Status(id)));
@@ -260,6 +261,36 @@ public sealed class Transfer_Specs(SagaSystem system) : IClassFixture<SagaSystem
             await system.Send(Queues.RepairsAddress, new CommitTransfer(id));
             await system.UntilMessagesIn(Queues.Error(Queues.HalfMessages), halfErrors + 1);
             await system.UntilMessagesIn(Queues.Error(Queues.Repairs), repairErrors + 1);
+            Assert.Equal(TransferStates.Prepared, (await system.Status(id))!.State);
+        }
+        finally
+        {
+            await SagaSystem.Thaw(system.LedgerA);
+        }
+
+        // Rolled back by ledger A (insufficient funds) or by a check-back's tombstone, whichever A met first.
+        await system.UntilState(id, TransferStates.RolledBack);
+        Assert.Equal((50m, 0m), (await system.Balance(poor), await system.Balance(bob)));
+    }
+
+    [Fact]
+    public async Task A_commit_signed_by_ledger_B_for_a_transfer_out_of_A_is_refused_on_the_stream_and_credits_nothing()
+    {
+        var poor = await system.OpenAccount("A", "poor", 50m);
+        var bob = await system.OpenAccount("B", "bob", 0m);
+        var id = NewId.NextGuid();
+
+        await SagaSystem.Freeze(system.LedgerA);
+        try
+        {
+            await system.Submit(id, poor, bob, 100m);
+            await system.UntilState(id, TransferStates.Prepared);
+            // What a compromised ledger B could send, where every ledger may write: a commit A never gave, and the
+            // confirmation of the credit it would then expect. The broker vouches for who sent them.
+            await system.SendAs(system.Accounts.Ledger("B"), Queues.CoordinatorAddress, new CommitTransfer(id));
+            await system.SendAs(system.Accounts.Ledger("B"), Queues.CoordinatorAddress, new LocalTransactionChecked(id, 1, LocalTransactionOutcome.Committed));
+            await Eventually.Until(() => system.EventTypes(id), types => types.Count(t => t == "message_refused") == 2,
+                "both forged messages refused on the stream", TimeSpan.FromSeconds(30));
             Assert.Equal(TransferStates.Prepared, (await system.Status(id))!.State);
         }
         finally

@@ -4,6 +4,7 @@ using MassTransit;
 using Npgsql;
 using RabbitMQ.Client;
 using Saga.Cli;
+using Saga.Components.Security;
 using Saga.Contracts;
 using Xunit;
 
@@ -19,6 +20,7 @@ public class SagaSystem : IAsyncLifetime
     private IBusControl _bus = null!;
     private string _logs = "";
     private readonly List<HostProcess> _extra = [];
+    private readonly Dictionary<string, IBusControl> _signed = [];
 
     /// <summary>Settings a fixture of its own adds to the coordinator's.</summary>
     protected virtual IReadOnlyDictionary<string, string> CoordinatorSettings { get; } = new Dictionary<string, string>();
@@ -96,6 +98,7 @@ public class SagaSystem : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await _bus.StopAsync();
+        await Task.WhenAll(_signed.Values.Select(b => b.StopAsync()));
         await Task.WhenAll(_extra.Append(Coordinator).Append(LedgerA).Append(LedgerB).Select(h => h.DisposeAsync().AsTask()));
         await using (var connection = new NpgsqlConnection(Servers.PostgresConnectionString))
         {
@@ -127,6 +130,29 @@ public class SagaSystem : IAsyncLifetime
     public IRequestClient<T> Client<T>(Uri destination) where T : class => _bus.CreateRequestClient<T>(destination, RequestTimeout.After(s: 30));
 
     public async Task Send<T>(Uri destination, T message) where T : class => await (await _bus.GetSendEndpoint(destination)).Send(message);
+
+    /// <summary>Sends as the service <paramref name="account"/> would: connected as its broker user, and signed with it.</summary>
+    public async Task SendAs<T>(ServiceAccount account, Uri destination, T message) where T : class
+    {
+        if (!_signed.TryGetValue(account.Service, out var bus))
+        {
+            var rabbit = Servers.RabbitMq(_name);
+            bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+            {
+                cfg.Host(rabbit.Host, rabbit.Port, rabbit.VirtualHost, h =>
+                {
+                    h.Username(account.BrokerUser);
+                    h.Password(account.Password);
+                });
+                var sign = new SignAs(account.BrokerUser);
+                cfg.ConfigureSend(x => x.UseFilter(sign));
+                cfg.ConfigurePublish(x => x.UseFilter(sign));
+            });
+            await bus.StartAsync();
+            _signed[account.Service] = bus;
+        }
+        await (await bus.GetSendEndpoint(destination)).Send(message);
+    }
 
     /// <summary>The owner of every account the tests open, and the initiator of every transfer they submit.</summary>
     public const string Owner = "saga-tests";

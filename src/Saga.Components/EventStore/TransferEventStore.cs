@@ -17,7 +17,7 @@ public static class TransferEventStore
         typeof(CheckBackAnswered), typeof(CreditRequested), typeof(CreditConfirmed), typeof(CreditFailed),
         typeof(TransferNeedsAttention), typeof(CreditRetryRequested), typeof(RecheckRequested), typeof(RefundRequested),
         typeof(ResolveRequested), typeof(VoidRequested), typeof(CreditVoidConfirmed), typeof(CreditCopyRefused),
-        typeof(TransferResolved), typeof(MessageIgnored),
+        typeof(TransferResolved), typeof(MessageIgnored), typeof(MessageRefused),
     ];
 
     public static void Configure(StoreOptions options, string connectionString, string schema = "saga")

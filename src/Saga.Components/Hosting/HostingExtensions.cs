@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Saga.Components.EventStore;
+using Saga.Components.Security;
 using Saga.Contracts;
 
 namespace Saga.Components.Hosting;
@@ -13,12 +14,13 @@ namespace Saga.Components.Hosting;
 public static class HostingExtensions
 {
     /// <summary>
-    /// Binds the "RabbitMq" and "Postgres" sections and registers one pooled <see cref="NpgsqlDataSource"/>; Marten,
+    /// Binds the "RabbitMq", "Senders" and "Postgres" sections and registers one pooled <see cref="NpgsqlDataSource"/>; Marten,
     /// in a host that adds it, logs through <see cref="MartenLogging"/>.
     /// </summary>
     public static PostgresOptions AddSagaServers(this IServiceCollection services, IConfiguration configuration)
     {
         services.Configure<RabbitMqOptions>(configuration.GetSection(RabbitMqOptions.Section));
+        services.Configure<SenderOptions>(configuration.GetSection(SenderOptions.Section));
         var postgres = configuration.GetSection(PostgresOptions.Section).Get<PostgresOptions>() ?? new PostgresOptions();
         services.AddSingleton(_ => NpgsqlDataSource.Create(postgres.ConnectionString));
         services.ConfigureMarten((provider, marten) =>
@@ -40,14 +42,14 @@ public static class HostingExtensions
 
     /// <summary>
     /// The broker, from the "RabbitMq" section: durable queues and persistent messages (MassTransit's
-    /// defaults), publisher confirms, scheduling through <see cref="Queues.SchedulerAddress"/>, and quorum
+    /// defaults), publisher confirms, every message signed with the host's broker user (<see cref="SignAs"/>), scheduling through <see cref="Queues.SchedulerAddress"/>, and quorum
     /// queues when configured; a <see cref="ConsumerWatchdog"/> stops the host if an endpoint loses its consumer; no usage telemetry.
     /// </summary>
     public static void UsingSagaRabbitMq(this IBusRegistrationConfigurator x, IConfiguration configuration,
         Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? configure = null)
     {
         var options = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
-        x.AddConfigureEndpointsCallback((_, _, endpoint) => options.ConfigureQueue(endpoint));
+        x.AddConfigureEndpointsCallback((_, _, endpoint) => options.ConfigureEndpoint(endpoint));
         // MassTransit would report this host's usage to masstransit.io five minutes after start: nothing leaves unasked.
         x.DisableUsageTelemetry();
         x.AddBusObserver<ResponseEndpointObserver>();
@@ -69,6 +71,11 @@ public static class HostingExtensions
                 h.Password(options.Password);
                 h.PublisherConfirmation = true;
             });
+            // Every message signed with this host's broker user, which the broker checks: who sent a commit or a
+            // confirmation (SentBy) is then known to the coordinator, never taken on a message's word.
+            var sign = new SignAs(options.Username);
+            cfg.ConfigureSend(s => s.UseFilter(sign));
+            cfg.ConfigurePublish(p => p.UseFilter(sign));
             cfg.PrefetchCount = options.PrefetchCount;
             cfg.UseMessageScheduler(Queues.SchedulerAddress);
             configure?.Invoke(context, cfg);

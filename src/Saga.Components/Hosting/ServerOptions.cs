@@ -27,13 +27,21 @@ public sealed class RabbitMqOptions
     /// <summary>Declare the transfer and ledger queues as quorum queues: worth it on a cluster of three or more nodes.</summary>
     public bool QuorumQueues { get; set; }
 
-    /// <summary>Makes <paramref name="endpoint"/>'s queue a quorum queue when <see cref="QuorumQueues"/> says so; every endpoint goes through here.</summary>
-    public void ConfigureQueue(MassTransit.IReceiveEndpointConfigurator endpoint)
+    /// <summary>
+    /// Every endpoint goes through here: its queue a quorum queue when <see cref="QuorumQueues"/> says so, and
+    /// what it cannot handle moved unsigned (<see cref="MoveUnsigned"/>).
+    /// </summary>
+    public void ConfigureEndpoint(MassTransit.IReceiveEndpointConfigurator endpoint)
     {
-        if (QuorumQueues && endpoint is MassTransit.IRabbitMqReceiveEndpointConfigurator rabbit)
+        if (endpoint is not MassTransit.IRabbitMqReceiveEndpointConfigurator rabbit)
+        {
+            return;
+        }
+        if (QuorumQueues)
         {
             rabbit.SetQuorumQueue();
         }
+        MoveUnsigned.Configure(rabbit);
     }
 
     /// <summary>

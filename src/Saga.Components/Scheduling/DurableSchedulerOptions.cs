@@ -1,4 +1,6 @@
 using System.Text.RegularExpressions;
+using Saga.Components.Security;
+using Saga.Contracts;
 
 namespace Saga.Components.Scheduling;
 
@@ -41,11 +43,25 @@ public sealed partial class DurableSchedulerOptions
     /// </summary>
     public string Destinations { get; set; } = "^ledger-[a-z0-9]+$";
 
-    /// <summary>Why a scheduled message to <paramref name="destination"/> is refused, or null when it is kept.</summary>
-    public string? Refusal(Uri destination)
+    /// <summary>
+    /// A scheduled message goes only to the queue of the ledger whose broker user scheduled it (<see cref="SentBy"/>):
+    /// ledger B, which may write here, cannot have a credit delivered to ledger A. Off only in tests whose buses sign as no service.
+    /// </summary>
+    public bool OnlyToSendersOwnQueue { get; set; } = true;
+
+    /// <summary>Why a scheduled message to <paramref name="destination"/>, from <paramref name="sentBy"/> (null where the transport vouches for no one), is refused; null when it is kept.</summary>
+    public string? Refusal(Uri destination, SentBy? sentBy, SenderOptions senders)
     {
         var queue = destination.AbsolutePath.Split('/')[^1];
-        return Regex.IsMatch(queue, Destinations) ? null : $"this scheduler sends only to {Destinations}, not to {queue}";
+        if (!Regex.IsMatch(queue, Destinations))
+        {
+            return $"this scheduler sends only to {Destinations}, not to {queue}";
+        }
+        if (OnlyToSendersOwnQueue && sentBy is not null && (senders.LedgerOf(sentBy.User) is not { } ledger || Queues.Ledger(ledger) != queue))
+        {
+            return $"{sentBy} may not schedule a message to {queue}: a ledger schedules only to its own queue";
+        }
+        return null;
     }
 
     internal string TablePrefix => $"{Schema}.qrtz_";

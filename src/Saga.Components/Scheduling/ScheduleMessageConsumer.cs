@@ -1,7 +1,9 @@
 using MassTransit;
 using MassTransit.Scheduling;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Quartz;
+using Saga.Components.Security;
 
 namespace Saga.Components.Scheduling;
 
@@ -12,8 +14,8 @@ namespace Saga.Components.Scheduling;
 /// and thrown, for the endpoint's retry and then its error queue: the message is acknowledged only
 /// once stored or moved there.
 /// </summary>
-public sealed class ScheduleMessageConsumer(DurableScheduler scheduler, DurableSchedulerOptions options, SchedulerMetrics metrics,
-    ILogger<ScheduleMessageConsumer> logger) : IConsumer<ScheduleMessage>
+public sealed class ScheduleMessageConsumer(DurableScheduler scheduler, DurableSchedulerOptions options, IOptions<SenderOptions> senders,
+    SchedulerMetrics metrics, ILogger<ScheduleMessageConsumer> logger) : IConsumer<ScheduleMessage>
 {
     public async Task Consume(ConsumeContext<ScheduleMessage> context)
     {
@@ -37,7 +39,7 @@ public sealed class ScheduleMessageConsumer(DurableScheduler scheduler, DurableS
     private async Task Store(ConsumeContext<ScheduleMessage> context)
     {
         var message = context.Message;
-        if (options.Refusal(message.Destination) is { } refusal)
+        if (options.Refusal(message.Destination, SentBy.Of(context.ReceiveContext), senders.Value) is { } refusal)
         {
             throw new ScheduleRefusedException(refusal);
         }

@@ -57,3 +57,6 @@ public sealed record TransferResolved(string Operator, string Reason, DateTimeOf
 
 /// <summary>A message that arrived twice, late or out of order: recorded, with no effect.</summary>
 public sealed record MessageIgnored(string Message, string Detail, DateTimeOffset At);
+
+/// <summary>A message this transfer takes only from another sender (<see cref="Security.SentBy"/>): recorded, with no effect.</summary>
+public sealed record MessageRefused(string Message, string Sender, string Reason, DateTimeOffset At);

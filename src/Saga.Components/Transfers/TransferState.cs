@@ -168,7 +168,7 @@ public sealed class TransferState : SagaStateMachineInstance
                 Reason = r.Reason;
                 Become(TransferStates.Resolved, r.At);
                 break;
-            case MessageIgnored:
+            case MessageIgnored or MessageRefused:
                 break;
             default:
                 throw new ArgumentException($"{e.GetType().Name} is not a transfer event", nameof(e));

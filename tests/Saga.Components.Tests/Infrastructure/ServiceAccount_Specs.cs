@@ -9,6 +9,7 @@ using Saga.Components.EventStore;
 using Saga.Components.Hosting;
 using Saga.Components.Ledgers;
 using Saga.Components.Scheduling;
+using Saga.Components.Security;
 using Saga.Contracts;
 using Saga.Testing;
 
@@ -148,6 +149,26 @@ public sealed class ServiceAccount_Specs(ServiceAccounts_Setup setup) : IClassFi
     }
 
     [Fact]
+    public async Task A_ledger_cannot_sign_a_message_as_another_ledger_and_the_coordinator_knows_each_ledger_by_its_account()
+    {
+        var commit = Encoding.UTF8.GetBytes($$$"""{"messageType":["urn:message:Saga.Contracts:CommitTransfer"],"message":{"transferId":"{{{Guid.NewGuid()}}}"}}""");
+        var ledgerB = setup.Accounts.Ledger("B");
+
+        await using (var connection = await setup.Connect(ledgerB))
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            await channel.ExchangeDeclareAsync(Queues.Coordinator, ExchangeType.Fanout, durable: true); // as B's bus does; nothing bound here
+        }
+
+        Assert.Equal(406, await Publish(ledgerB, Queues.Coordinator, "", commit, signedAs: setup.Accounts.Ledger("A").BrokerUser));
+        Assert.Equal(406, await Publish(ledgerB, Queues.Coordinator, "", commit, signedAs: setup.Accounts.Coordinator.BrokerUser));
+        Assert.Null(await Publish(ledgerB, Queues.Coordinator, "", commit, signedAs: ledgerB.BrokerUser));
+
+        var senders = new SenderOptions();
+        Assert.Equal((setup.Accounts.Coordinator.BrokerUser, ledgerB.BrokerUser), (senders.Coordinator, senders.LedgerUser("B")));
+    }
+
+    [Fact]
     public async Task The_coordinator_can_send_a_credit_and_the_Api_can_submit()
     {
         var before = await setup.MessagesIn(Queues.Ledger("B"));
@@ -196,13 +217,13 @@ public sealed class ServiceAccount_Specs(ServiceAccounts_Setup setup) : IClassFi
     }
 
     /// <summary>Publishes with publisher confirms; null when the broker took it, else the reply code it closed the channel with.</summary>
-    private async Task<int?> Publish(ServiceAccount account, string exchange, string routingKey, byte[] body)
+    private async Task<int?> Publish(ServiceAccount account, string exchange, string routingKey, byte[] body, string? signedAs = null)
     {
         await using var connection = await setup.Connect(account);
         await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
         try
         {
-            await channel.BasicPublishAsync(exchange, routingKey, mandatory: false, new BasicProperties { Persistent = true, ContentType = "application/vnd.masstransit+json" }, body);
+            await channel.BasicPublishAsync(exchange, routingKey, mandatory: false, new BasicProperties { Persistent = true, ContentType = "application/vnd.masstransit+json", UserId = signedAs }, body);
             return null;
         }
         catch (Exception e) when (e is OperationInterruptedException or AlreadyClosedException or PublishException)

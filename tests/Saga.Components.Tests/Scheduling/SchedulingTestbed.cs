@@ -127,6 +127,7 @@ public sealed class SchedulingTestbed : IAsyncLifetime
         builder.Services.AddDurableScheduler(Servers.PostgresConnectionString, Schema, o =>
         {
             o.Destinations = $"^[a-z]+-{_suffix}$"; // this testbed's own queues stand in for the ledgers'
+            o.OnlyToSendersOwnQueue = false; // its bus signs as no service
             scheduler?.Invoke(o);
         });
         builder.Services.Configure<MassTransitHostOptions>(o => o.WaitUntilStarted = true);

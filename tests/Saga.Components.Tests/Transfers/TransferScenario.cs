@@ -5,6 +5,7 @@ using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Saga.Components.CheckBacks;
+using Saga.Components.Security;
 using Saga.Components.Tests.Infrastructure;
 using Saga.Components.Transfers;
 using Saga.Contracts;
@@ -63,6 +64,7 @@ public sealed class TransferScenario : IAsyncDisposable
                 x.SetTestTimeouts(testTimeout: Patience, testInactivityTimeout: TimeSpan.FromSeconds(5));
                 x.AddSagaStateMachine<TransferStateMachine, TransferState, TransferStateDefinition>().EventSourcedRepository();
                 x.AddConsumer<FailingLedger>().Endpoint(e => e.Name = "failing-ledger");
+                x.AddConfigureEndpointsCallback((_, _, e) => e.UseFilter(new SignedInHeader()));
             })
             .BuildServiceProvider(true);
         var scenario = new TransferScenario(provider, clock, schema.Store);
@@ -71,6 +73,30 @@ public sealed class TransferScenario : IAsyncDisposable
     }
 
     public Task Send<T>(T message) where T : class => Harness.Bus.Publish(message);
+
+    /// <summary>
+    /// Sends as the broker user <paramref name="user"/> (null: unsigned) would over RabbitMQ, where the broker
+    /// vouches for it; the in-memory harness vouches for no one, so the scenario carries it in a header.
+    /// </summary>
+    public Task SendAs<T>(string? user, T message) where T : class =>
+        Harness.Bus.Publish(message, c => c.Headers.Set(SignedInHeader.Header, user ?? ""));
+
+    /// <summary>Stands for the broker's <c>user_id</c> check: the header a scenario signs with becomes the message's <see cref="SentBy"/>.</summary>
+    private sealed class SignedInHeader : IFilter<ConsumeContext>
+    {
+        public const string Header = "test-sent-by";
+
+        public Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
+        {
+            if (context.Headers.Get<string>(Header) is { } user)
+            {
+                context.ReceiveContext.GetOrAddPayload(() => new SentBy(user.Length == 0 ? null : user));
+            }
+            return next.Send(context);
+        }
+
+        public void Probe(ProbeContext context) => context.CreateFilterScope("signedInHeader");
+    }
 
     public async Task<Guid> Prepare(decimal amount = 100m)
     {
