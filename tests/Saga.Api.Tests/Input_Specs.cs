@@ -196,6 +196,20 @@ public sealed class Input_Specs(ApiSystem api) : IClassFixture<ApiSystem>
         Assert.Equal(97m, (await api.Transfers.GetFromJsonAsync<JsonElement>($"/ledgers/A/accounts/{alice}")).GetProperty("balance").GetDecimal());
     }
 
+    [Theory]
+    [InlineData("26000", true)] // a pooled connection's prepared statement, gone with the server that restarted (seen under chaos)
+    [InlineData("57P01", true)]
+    [InlineData("08006", true)]
+    [InlineData("23505", false)]
+    [InlineData("42P01", false)]
+    public void PostgreSQL_away_or_just_restarted_is_503_however_deep_it_is_wrapped_and_a_real_fault_stays_a_500(string sqlState, bool away)
+    {
+        var wrapped = new InvalidOperationException("Marten Command Failure", new Npgsql.PostgresException("failed", "ERROR", "ERROR", sqlState));
+
+        Assert.Equal(away, Http.DatabaseAway(wrapped));
+        Assert.Equal(away ? 503 : 500, Http.Exceptions.StatusCodeSelector!(wrapped));
+    }
+
     [Fact]
     public async Task A_ledger_or_the_coordinator_that_does_not_answer_is_503_with_Retry_After_not_500()
     {

@@ -187,10 +187,29 @@ internal static class Http
         StatusCodeSelector = e => e switch
         {
             BadHttpRequestException bad => bad.StatusCode,
-            RequestTimeoutException or TimeoutException or Npgsql.NpgsqlException { IsTransient: true } => StatusCodes.Status503ServiceUnavailable,
+            RequestTimeoutException or TimeoutException => StatusCodes.Status503ServiceUnavailable,
+            _ when DatabaseAway(e) => StatusCodes.Status503ServiceUnavailable,
             _ => StatusCodes.Status500InternalServerError,
         },
     };
+
+    /// <summary>
+    /// PostgreSQL away or just restarted, however deep Marten wrapped it: a broken or refused connection, a server
+    /// shutting down, or a pooled connection's prepared statement gone with the server that restarted (26000).
+    /// </summary>
+    public static bool DatabaseAway(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is Npgsql.NpgsqlException { IsTransient: true } ||
+                e is Npgsql.PostgresException { SqlState: "26000" } ||
+                e is Npgsql.PostgresException p && (p.SqlState.StartsWith("08", StringComparison.Ordinal) || p.SqlState.StartsWith("57P", StringComparison.Ordinal)))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
 
     /// <summary>Every 503 tells the client when to come back, whichever code answered it: endpoint, exception handler or status code page.</summary>
     public static void AddRetryAfter(ProblemDetailsOptions options) => options.CustomizeProblemDetails = context =>

@@ -2,6 +2,7 @@ using Marten;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Saga.Components.Hosting;
 using Saga.Components.Transfers;
 using Saga.Contracts;
 
@@ -36,8 +37,12 @@ public sealed class CheckBackScanOptions
 /// Each due (transfer, version, due time, attempt) is sent once per <see cref="CheckBackScanOptions.Lease"/>,
 /// remembered by this node only: a node that takes the scan over sends each once more, which is as
 /// harmless as any repeat.
+/// While more than its limit of messages wait in the coordinator's queue (<paramref name="backlog"/>), the scan
+/// waits: the answers it would ask for may be among them, and a check-back or resend now would only queue copies
+/// behind them (each answered, each one more commit) and hand transfers to a person for a silence that is only a backlog.
 /// </summary>
-public sealed class CheckBackScan(IDocumentStore store, IBus bus, TimeProvider clock, IOptions<CheckBackScanOptions> options)
+public sealed class CheckBackScan(IDocumentStore store, IBus bus, TimeProvider clock, IOptions<CheckBackScanOptions> options,
+    QueueBacklog? backlog = null)
 {
     private readonly Dictionary<Guid, Lease> _leases = [];
     private readonly Lock _leasesLock = new();
@@ -76,6 +81,10 @@ public sealed class CheckBackScan(IDocumentStore store, IBus bus, TimeProvider c
     /// <summary>One scan; returns how many check-backs it sent.</summary>
     public async Task<int> RunOnce(CancellationToken cancellationToken = default)
     {
+        if (backlog is { IsOver: true })
+        {
+            return 0;
+        }
         var now = clock.GetUtcNow();
         var batchSize = options.Value.BatchSize;
         var lease = options.Value.Lease;

@@ -10,8 +10,8 @@ namespace Saga.Components.Hosting;
 /// How many messages wait in one queue, asked of the broker several times a second over a connection
 /// of its own (a passive declare: no statistics delay, nothing declared). <see cref="IsOver"/> tells
 /// whether the backlog passed <c>limit</c>; while the broker cannot be asked, the last answer stands.
-/// Admission control for the transfer path: the Api refuses new transfers, and the coordinator takes
-/// no new half messages, while the work already accepted waits.
+/// Admission control for the transfer path: the Api refuses new transfers, the coordinator takes no new
+/// half messages, and its check-back scan sends nothing, while the work already accepted waits.
 /// </summary>
 public sealed class QueueBacklog(string queue, int limit, IOptions<RabbitMqOptions> rabbit, ILogger<QueueBacklog> logger, TimeProvider clock)
     : BackgroundService
@@ -62,7 +62,7 @@ public sealed class QueueBacklog(string queue, int limit, IOptions<RabbitMqOptio
                     var messages = (int)(await channel.QueueDeclarePassiveAsync(queue, stoppingToken)).MessageCount;
                     if ((messages > limit) != IsOver)
                     {
-                        logger.LogInformation(messages > limit ? "{Queue} holds {Messages} messages, over {Limit}: new transfers wait" : "{Queue} holds {Messages} messages, at most {Limit} again",
+                        logger.LogInformation(messages > limit ? "{Queue} holds {Messages} messages, over {Limit}: new transfers and the check-back scan wait" : "{Queue} holds {Messages} messages, at most {Limit} again",
                             queue, messages, limit);
                     }
                     _messages = messages;

@@ -1,7 +1,11 @@
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Npgsql;
+using RabbitMQ.Client;
 using Saga.Components.CheckBacks;
+using Saga.Components.Hosting;
 using Saga.Components.Tests.Infrastructure;
 using Saga.Components.Tests.Transfers;
 using Saga.Components.Transfers;
@@ -48,6 +52,33 @@ public sealed class CheckBackScan_Specs : IAsyncLifetime
 
         Assert.Equal(1, await s.CheckBackDueScan(TimeSpan.Zero));
         Assert.Equal(1, (await s.CheckSent(id, 1)).Attempt);
+    }
+
+    [Fact]
+    public async Task While_the_coordinators_queue_is_over_its_backlog_the_scan_sends_nothing_and_then_what_is_due()
+    {
+        await using var s = await Start(_schema);
+        var id = await s.Prepare();
+        var queue = "scan-backlog-" + Guid.NewGuid().ToString("N")[..8];
+        var rabbit = Servers.RabbitMq();
+        await using var connection = await rabbit.CreateConnectionFactory("tests: scan backlog").CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        await channel.QueueDeclareAsync(queue, durable: false, exclusive: false, autoDelete: true);
+        using var backlog = new QueueBacklog(queue, limit: 1, Options.Create(rabbit), NullLogger<QueueBacklog>.Instance, TimeProvider.System);
+        await backlog.StartAsync(default);
+        await channel.BasicPublishAsync("", queue, new byte[] { 1 });
+        await channel.BasicPublishAsync("", queue, new byte[] { 2 }); // answers the coordinator has not read yet
+        await Eventually.Until(() => Task.FromResult(backlog.IsOver), over => over, "the backlog was seen", TimeSpan.FromSeconds(10));
+        var scan = new CheckBackScan(s.Store, s.Harness.Bus, s.Clock, Options.Create(new CheckBackScanOptions()), backlog);
+        s.Clock.Advance(s.Options.CheckBackTimeout + TimeSpan.FromSeconds(1));
+
+        Assert.Equal(0, await scan.RunOnce());
+
+        await channel.BasicGetAsync(queue, autoAck: true);
+        await Eventually.Until(() => Task.FromResult(backlog.IsOver), over => !over, "the backlog was worked off", TimeSpan.FromSeconds(10));
+        Assert.Equal(1, await scan.RunOnce());
+        Assert.Equal(1, (await s.CheckSent(id, 1)).Attempt);
+        await backlog.StopAsync(default);
     }
 
     [Fact]
