@@ -1,5 +1,4 @@
 using MassTransit;
-using MassTransit.Middleware;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Saga.Components.Hosting;
@@ -36,32 +35,11 @@ public sealed class TransferStateDefinition : SagaDefinition<TransferState>
             r.Ignore<MessageNotAcceptedException>();
             r.Intervals(100, 500, 1000, 2000, 5000, 10000, 10000);
         });
-        // One transfer's messages one at a time in this coordinator, whichever of its queues they come from: a
-        // burst of copies for one transfer (a ledger's backlog of confirmations after a freeze, a check-back meeting
-        // a late credit) would otherwise race for its stream, and every loser be retried on a database read.
-        PartitionByTransfer<StoreHalfMessage>(endpointConfigurator, m => m.TransferId);
-        PartitionByTransfer<CommitTransfer>(endpointConfigurator, m => m.TransferId);
-        PartitionByTransfer<RollbackTransfer>(endpointConfigurator, m => m.TransferId);
-        PartitionByTransfer<CheckBackDue>(endpointConfigurator, m => m.TransferId);
-        PartitionByTransfer<LocalTransactionChecked>(endpointConfigurator, m => m.TransferId);
-        PartitionByTransfer<AccountCredited>(endpointConfigurator, m => m.TransferId);
-        PartitionByTransfer<CreditVoided>(endpointConfigurator, m => m.TransferId);
-        PartitionByTransfer<Fault<CreditAccount>>(endpointConfigurator, m => m.Message.TransferId);
-        PartitionByTransfer<RetryCredit>(endpointConfigurator, m => m.TransferId);
-        PartitionByTransfer<RecheckTransfer>(endpointConfigurator, m => m.TransferId);
-        PartitionByTransfer<RefundTransfer>(endpointConfigurator, m => m.TransferId);
-        PartitionByTransfer<ResolveTransfer>(endpointConfigurator, m => m.TransferId);
         // Sends and responses leave only after the transfer's events are committed.
         endpointConfigurator.UseInMemoryOutbox(context);
         var senders = context.GetService<IOptions<SenderOptions>>()?.Value ?? new SenderOptions();
         sagaConfigurator.UseFilter(new TransferSenders(senders, context.GetService<TimeProvider>() ?? TimeProvider.System));
     }
-
-    // Twice the main queue's prefetch, so that messages of different transfers seldom wait on each other.
-    private readonly IPartitioner _transfers = new Partitioner(512, new Murmur3UnsafeHashGenerator());
-
-    private void PartitionByTransfer<T>(IConsumePipeConfigurator endpoint, Func<T, Guid> transferId) where T : class =>
-        endpoint.UsePartitioner<T>(_transfers, c => transferId(c.Message));
 
     /// <summary>
     /// The saga's three receive endpoints, configured here rather than by ConfigureEndpoints (which skips a
