@@ -23,6 +23,12 @@ public sealed class ConsumerWatchdogOptions
     /// MassTransit takes to reconnect after a broker restart (its retries wait up to 30 s).
     /// </summary>
     public TimeSpan GiveUpAfter { get; set; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>
+    /// How long one send may wait for the broker's confirm before the host stops itself (<see cref="StuckSendWatchdog"/>).
+    /// A confirm takes milliseconds, seconds on a broker writing slowly to disk.
+    /// </summary>
+    public TimeSpan SendStuckAfter { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>

@@ -43,7 +43,8 @@ public static class HostingExtensions
     /// <summary>
     /// The broker, from the "RabbitMq" section: durable queues and persistent messages (MassTransit's
     /// defaults), publisher confirms, every message signed with the host's broker user (<see cref="SignAs"/>), scheduling through <see cref="Queues.SchedulerAddress"/>, and quorum
-    /// queues when configured; a <see cref="ConsumerWatchdog"/> stops the host if an endpoint loses its consumer; no usage telemetry.
+    /// queues when configured; a <see cref="ConsumerWatchdog"/> stops the host if an endpoint loses its consumer, a
+    /// <see cref="StuckSendWatchdog"/> if a send never gets its confirm; no usage telemetry.
     /// </summary>
     public static void UsingSagaRabbitMq(this IBusRegistrationConfigurator x, IConfiguration configuration,
         Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? configure = null)
@@ -57,6 +58,9 @@ public static class HostingExtensions
         x.AddSingleton<ConsumerWatchdog>();
         x.AddHostedService(sp => sp.GetRequiredService<ConsumerWatchdog>());
         x.AddReceiveEndpointObserver(sp => sp.GetRequiredService<ConsumerWatchdog>());
+        x.AddSingleton<StuckSendWatchdog>();
+        x.AddHostedService(sp => sp.GetRequiredService<StuckSendWatchdog>());
+        x.AddSendObserver(sp => sp.GetRequiredService<StuckSendWatchdog>());
         // A stopping host gives its consumers 10 s, then cancels their tokens; the bus is stopped within the host's 30 s.
         x.AddOptions<MassTransitHostOptions>().Configure(o =>
         {
