@@ -2,9 +2,14 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.Net.Http.Headers;
+using OpenQA.Selenium;
+using OpenQA.Selenium.Chrome;
 using Saga.Components.Security;
 using Saga.Contracts;
 using static Saga.Api.Tests.ApiSystem;
@@ -130,6 +135,52 @@ public sealed partial class Console_Specs(ApiSystem api) : IClassFixture<ApiSyst
             Assert.Equal("nosniff", Assert.Single(response.Headers.GetValues("X-Content-Type-Options")));
         }
         Assert.False((await api.Transfers.GetAsync("/transfers?state=Completed")).Headers.Contains("Content-Security-Policy"));
+    }
+
+    [Fact]
+    public async Task In_a_real_browser_an_operator_signs_in_and_sees_the_overview_and_a_timeline_with_no_console_errors()
+    {
+        var alice = await api.OpenAccount("A", "alice", 100m);
+        var bob = await api.OpenAccount("B", "bob", 0m);
+        var response = await api.Transfers.SendAsync(ApiSystem.Post("/transfers", Transfer(alice, bob, 7m), "k-" + Guid.NewGuid()));
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("transferId").GetGuid();
+        await UntilState(api.Transfers, $"/transfers/{id}", TransferStates.Completed);
+        // A browser needs a real socket: a second Api host, on Kestrel, in front of the same system.
+        await using var web = For(api.System, permitsPerSecond: 5000);
+        web.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
+        web.StartServer();
+        var site = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var screenshots = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "screenshots")).FullName;
+        using var browser = Chromium();
+
+        browser.Navigate().GoToUrl($"{site}/console");
+        browser.FindElement(By.Id("token")).SendKeys(DevelopmentTokens.Create("olga", [Roles.Operator], TimeSpan.FromMinutes(30)));
+        browser.FindElement(By.CssSelector("button[type=submit]")).Click();
+
+        Assert.NotEqual("0", browser.FindElement(By.CssSelector("#state-Completed td.number")).Text);
+        Assert.Equal("Overview", browser.FindElement(By.TagName("h1")).Text);
+        browser.GetScreenshot().SaveAsFile(Path.Combine(screenshots, "overview.png"));
+        browser.FindElement(By.Id("id")).SendKeys(id.ToString());
+        browser.FindElement(By.CssSelector("form[action='/console/transfers'] button")).Click();
+        Assert.Equal(TransferStates.Completed, browser.FindElement(By.Id("state")).Text);
+        Assert.Equal(4, browser.FindElements(By.CssSelector("#timeline tbody tr")).Count);
+        browser.GetScreenshot().SaveAsFile(Path.Combine(screenshots, "timeline.png"));
+        // A style or script the Content-Security-Policy blocked would be reported here.
+        Assert.Empty(browser.Manage().Logs.GetLog(LogType.Browser).Where(e => e.Level >= LogLevel.Warning).Select(e => e.Message));
+    }
+
+    /// <summary>Debian's chromium, headless, through its chromium-driver (infra/up.sh installs both); nothing downloaded.</summary>
+    private static ChromeDriver Chromium()
+    {
+        const string driver = "/usr/bin/chromedriver", binary = "/usr/bin/chromium";
+        Assert.True(File.Exists(driver) && File.Exists(binary), $"{binary} and {driver} are missing: run infra/up.sh (as root) to install chromium and chromium-driver");
+        var options = new ChromeOptions { BinaryLocation = binary };
+        options.AddArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900");
+        options.SetLoggingPreference(LogType.Browser, LogLevel.All);
+        var browser = new ChromeDriver(ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(driver), Path.GetFileName(driver)), options);
+        // FindElement waits up to this long for an element the page has not shown yet.
+        browser.Manage().Timeouts().ImplicitWait = TimeSpan.FromSeconds(15);
+        return browser;
     }
 
     private HttpClient Browser() => api.Api.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });

@@ -29,6 +29,7 @@ internal static class ConsoleEndpoints
     {
         var console = app.MapGroup(Root).ExcludeFromDescription();
         console.MapGet("/console.css", () => Results.Text(Css, "text/css; charset=utf-8"));
+        console.MapGet("/favicon.svg", () => Results.Text(Icon, "image/svg+xml"));
         console.MapGet("/sign-in", (HttpContext http, IHostEnvironment environment) => SignInPage(http, environment));
         console.MapPost("/sign-in", SignIn);
         console.MapPost("/sign-out", SignOut);
@@ -121,7 +122,7 @@ internal static class ConsoleEndpoints
         var initiator = Ownership.IsOperator(http) ? null : Http.Caller(http);
         var page = new ConsolePages(http);
         page.Raw("<form method=\"get\" action=\"" + Root + "/transfers\" class=\"repair\"><label for=\"id\">Transfer id</label>"
-            + "<input type=\"text\" id=\"id\" name=\"id\" required pattern=\"[0-9a-fA-F-]{32,36}\"><button type=\"submit\">Open</button></form>");
+            + "<input type=\"text\" id=\"id\" name=\"id\" required minlength=\"32\" maxlength=\"36\" spellcheck=\"false\" autocomplete=\"off\"><button type=\"submit\">Open</button></form>");
 
         page.Raw("<h2>Transfers by state</h2><table><thead><tr><th scope=\"col\">State</th><th scope=\"col\" class=\"number\">Transfers</th></tr></thead><tbody>");
         foreach (var state in TransferStates.All)

@@ -46,6 +46,7 @@ internal sealed class ConsolePages(HttpContext http)
         _html.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">")
             .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
             .Append($"<title>{E(title)} · Saga console</title>")
+            .Append($"<link rel=\"icon\" href=\"{ConsoleEndpoints.Root}/favicon.svg\" type=\"image/svg+xml\">")
             .Append($"<link rel=\"stylesheet\" href=\"{ConsoleEndpoints.Root}/console.css\"></head><body>")
             .Append("<header><nav aria-label=\"Console\">")
             .Append($"<a class=\"brand\" href=\"{ConsoleEndpoints.Root}\">Saga console</a>");
@@ -67,6 +68,9 @@ internal sealed class ConsolePages(HttpContext http)
         new ConsolePages(http)
             .Raw($"<p class=\"message\" role=\"alert\">{E(text)}</p><p><a href=\"{ConsoleEndpoints.Root}\">Back to the overview</a></p>")
             .Page(title, status);
+
+    // Its own icon, so that the browser asks for no /favicon.ico that is not there.
+    public const string Icon = """<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1f6feb"/><path d="M4 8h8M9 5l3 3-3 3" stroke="#fff" stroke-width="1.6" fill="none"/></svg>""";
 
     public const string Css = """
         :root { color-scheme: light dark; --muted: #6b7280; --line: #d1d5db; --warn: #b45309; }
