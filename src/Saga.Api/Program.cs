@@ -1,6 +1,7 @@
 using Marten;
 using MassTransit;
 using Saga.Api;
+using Saga.Api.OperatorConsole;
 using Saga.Api.Endpoints;
 using Saga.Components.EventStore;
 using Saga.Components.Hosting;
@@ -47,6 +48,9 @@ builder.Services.AddMassTransit(x =>
 // Bearer tokens: an OIDC authority in production, the development key locally; a policy for each role.
 builder.Services.AddApiAuthentication(builder.Configuration, builder.Environment);
 
+// The operator console's pages at /console: a cookie of their own, which the JSON API never accepts.
+builder.Services.AddConsole(builder.Environment);
+
 // Problem details for every error; a flood gets 429, per caller.
 builder.Services.AddProblemDetails(Http.AddRetryAfter);
 builder.Services.AddApiRateLimiting();
@@ -59,6 +63,7 @@ builder.Services.AddSagaHealthChecks();
 var app = builder.Build();
 await app.Services.GetRequiredService<SubmittedTransfers>().Migrate(CancellationToken.None);
 app.Services.GetRequiredService<ErrorQueueMetrics>();
+app.UseConsoleHeaders();
 app.UseExceptionHandler(Http.Exceptions);
 app.UseStatusCodePages();
 app.UseAuthentication();
@@ -69,6 +74,7 @@ app.MapSagaHealth();
 app.MapSagaMetrics();
 app.MapAccountEndpoints();
 app.MapTransferEndpoints();
+app.MapConsole();
 app.Run();
 return 0;
 

@@ -26,14 +26,14 @@ public static class TransferEndpoints
         transfers.MapGet("/{transferId:guid}", Get).RequireAuthorization(Roles.Transfers);
         transfers.MapGet("/{transferId:guid}/events", Events).RequireAuthorization(Roles.Transfers);
         transfers.MapGet("", List).RequireAuthorization(Roles.Transfers);
-        transfers.MapPost("/{transferId:guid}/retry-credit", (Guid transferId, HttpRequest r, IRequestClient<RetryCredit> c, IOptions<ApiOptions> o) =>
-            Repair(transferId, r, c, o, reason => new RetryCredit(transferId, Http.Caller(r.HttpContext), reason))).RequireAuthorization(Roles.Operator);
-        transfers.MapPost("/{transferId:guid}/recheck", (Guid transferId, HttpRequest r, IRequestClient<RecheckTransfer> c, IOptions<ApiOptions> o) =>
-            Repair(transferId, r, c, o, reason => new RecheckTransfer(transferId, Http.Caller(r.HttpContext), reason))).RequireAuthorization(Roles.Operator);
-        transfers.MapPost("/{transferId:guid}/refund", (Guid transferId, HttpRequest r, IRequestClient<RefundTransfer> c, IOptions<ApiOptions> o) =>
-            Repair(transferId, r, c, o, reason => new RefundTransfer(transferId, Http.Caller(r.HttpContext), reason))).RequireAuthorization(Roles.Operator);
-        transfers.MapPost("/{transferId:guid}/resolve", (Guid transferId, HttpRequest r, IRequestClient<ResolveTransfer> c, IOptions<ApiOptions> o) =>
-            Repair(transferId, r, c, o, reason => new ResolveTransfer(transferId, Http.Caller(r.HttpContext), reason))).RequireAuthorization(Roles.Operator);
+        transfers.MapPost("/{transferId:guid}/retry-credit", (Guid transferId, HttpRequest r, IOptions<ApiOptions> o) => Repair(transferId, Repairs.RetryCredit, r, o))
+            .RequireAuthorization(Roles.Operator);
+        transfers.MapPost("/{transferId:guid}/recheck", (Guid transferId, HttpRequest r, IOptions<ApiOptions> o) => Repair(transferId, Repairs.Recheck, r, o))
+            .RequireAuthorization(Roles.Operator);
+        transfers.MapPost("/{transferId:guid}/refund", (Guid transferId, HttpRequest r, IOptions<ApiOptions> o) => Repair(transferId, Repairs.Refund, r, o))
+            .RequireAuthorization(Roles.Operator);
+        transfers.MapPost("/{transferId:guid}/resolve", (Guid transferId, HttpRequest r, IOptions<ApiOptions> o) => Repair(transferId, Repairs.Resolve, r, o))
+            .RequireAuthorization(Roles.Operator);
     }
 
     private static async Task<IResult> Submit(HttpRequest request, SubmittedTransfers submitted, ISendEndpointProvider broker, IQuerySession session,
@@ -145,8 +145,7 @@ public static class TransferEndpoints
         return TypedResults.Ok(new TransferPage(page.Select(ToResponse).ToList(), next));
     }
 
-    private static async Task<IResult> Repair<T>(Guid transferId, HttpRequest request, IRequestClient<T> client, IOptions<ApiOptions> options, Func<string, T> command)
-        where T : class
+    private static async Task<IResult> Repair(Guid transferId, string repair, HttpRequest request, IOptions<ApiOptions> options)
     {
         var (body, problem) = await Http.ReadBody<RepairRequest>(request, options);
         if (problem is not null)
@@ -157,27 +156,16 @@ public static class TransferEndpoints
         {
             return invalid;
         }
-        Response<RepairAccepted, RepairRejected, TransferNotFound> response;
-        try
+        var answer = await Repairs.Ask(repair, transferId, Http.Caller(request.HttpContext), body!.Reason!, request.HttpContext, options.Value.RequestTimeout);
+        return answer.Outcome switch
         {
-            response = await client.GetResponse<RepairAccepted, RepairRejected, TransferNotFound>(command(body!.Reason!), request.HttpContext.RequestAborted,
-                options.Value.RequestTimeout);
-        }
-        catch (RequestTimeoutException)
-        {
-            return Http.NoAnswer("The coordinator",
-                $"The repair may or may not have been made: see GET /transfers/{transferId}, and send it again if the transfer has not changed.");
-        }
-        if (response.Is(out Response<RepairAccepted>? accepted))
-        {
-            return TypedResults.Accepted($"/transfers/{transferId}", new TransferAccepted(transferId, accepted.Message.State));
-        }
-        if (response.Is(out Response<RepairRejected>? rejected))
-        {
-            return Http.Problem(409, "The transfer is not in a state that allows this", rejected.Message.Reason,
-                new Dictionary<string, object?> { ["state"] = rejected.Message.State });
-        }
-        return NotFound(transferId);
+            RepairOutcome.Accepted => TypedResults.Accepted($"/transfers/{transferId}", new TransferAccepted(transferId, answer.State!)),
+            RepairOutcome.Rejected => Http.Problem(409, "The transfer is not in a state that allows this", answer.Reason!,
+                new Dictionary<string, object?> { ["state"] = answer.State }),
+            RepairOutcome.NoAnswer => Http.NoAnswer("The coordinator",
+                $"The repair may or may not have been made: see GET /transfers/{transferId}, and send it again if the transfer has not changed."),
+            _ => NotFound(transferId),
+        };
     }
 
     /// <summary>The same caller and key always name the same transfer.</summary>
