@@ -126,11 +126,3 @@ fi
 bash "$here/service-accounts.sh" rabbitmq "$RabbitMq__VirtualHost" || fail "creating the services' RabbitMQ users"
 wait_for RabbitMQ amqp_open 30 || fail "RabbitMQ does not answer AMQP on $RabbitMq__Host:$RabbitMq__Port"
 say "RabbitMQ ready on $RabbitMq__Host:$RabbitMq__Port (vhost $RabbitMq__VirtualHost, UI http://127.0.0.1:$RabbitMq__ManagementPort)"
-
-# --- Chromium, for the console's browser specs (tests/Saga.Api.Tests, Selenium) ------------------------
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-  say "installing chromium and chromium-driver (about a minute)"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
-    || fail "apt-get install chromium chromium-driver"
-fi
-say "Chromium ready: $(chromium --version 2>/dev/null | head -1)"

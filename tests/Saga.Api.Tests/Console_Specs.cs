@@ -169,11 +169,11 @@ public sealed partial class Console_Specs(ApiSystem api) : IClassFixture<ApiSyst
         Assert.Empty(browser.Manage().Logs.GetLog(LogType.Browser).Where(e => e.Level >= LogLevel.Warning).Select(e => e.Message));
     }
 
-    /// <summary>Debian's chromium, headless, through its chromium-driver (infra/up.sh installs both); nothing downloaded.</summary>
+    /// <summary>Debian's chromium, headless, through its chromium-driver (infra/browser.sh installs both); nothing downloaded.</summary>
     private static ChromeDriver Chromium()
     {
         const string driver = "/usr/bin/chromedriver", binary = "/usr/bin/chromium";
-        Assert.True(File.Exists(driver) && File.Exists(binary), $"{binary} and {driver} are missing: run infra/up.sh (as root) to install chromium and chromium-driver");
+        Assert.True(File.Exists(driver) && File.Exists(binary), $"{binary} and {driver} are missing: run infra/browser.sh (as root) to install chromium and chromium-driver");
         var options = new ChromeOptions { BinaryLocation = binary };
         options.AddArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900");
         options.SetLoggingPreference(LogType.Browser, LogLevel.All);
