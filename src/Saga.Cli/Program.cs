@@ -43,6 +43,7 @@ static async Task<int> Up(CancellationToken cancellationToken)
     await using var system = LocalSystem.Create();
     await system.Start(step => AnsiConsole.MarkupLineInterpolated($"[grey]{step}[/]"), cancellationToken);
     AnsiConsole.MarkupLineInterpolated($"Api: {system.Api.BaseAddress} (OpenAPI: {system.Api.BaseAddress}/openapi/v1.json), logs in .run/logs");
+    AnsiConsole.MarkupLineInterpolated($"Console: {system.Api.BaseAddress}/console (sign in by pasting the token below)");
     AnsiConsole.WriteLine("A development token (roles transfers, operator) for an hour; `dotnet run --project src/Saga.Api -- dev-token` makes more:");
     Console.WriteLine(Saga.Components.Security.DevelopmentTokens.Create("developer", ["transfers", "operator"], Saga.Components.Security.DevelopmentTokens.Lifetime));
     AnsiConsole.MarkupLine("Ctrl+C stops the hosts.");
