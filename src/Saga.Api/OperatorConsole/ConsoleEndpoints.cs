@@ -235,8 +235,8 @@ internal static class ConsoleEndpoints
     }
 
     /// <summary>
-    /// The repairs the coordinator's state machine would accept now (TransferStateMachine, During NeedsAttention); it
-    /// still decides, so a button that went stale answers 409.
+    /// The repairs the coordinator's state machine would accept now: it decides by the same predicates of
+    /// <see cref="TransferState"/>, and still decides, so a button that went stale answers 409.
     /// </summary>
     internal static IReadOnlyList<string> AllowedRepairs(TransferState t)
     {
@@ -245,19 +245,19 @@ internal static class ConsoleEndpoints
             return [];
         }
         var allowed = new List<string>();
-        if (t.DebitCommitted && !t.CreditVoided && !t.RefundApplied)
+        if (t.MayRetryCredit())
         {
             allowed.Add(Repairs.RetryCredit);
         }
-        if (!t.DebitCommitted)
+        if (t.MayRecheck())
         {
             allowed.Add(Repairs.Recheck);
         }
-        if (t.DebitCommitted && !t.CreditApplied && !t.RefundApplied)
+        if (t.MayRefund())
         {
             allowed.Add(Repairs.Refund);
         }
-        if (!t.RefundInFlight)
+        if (t.MayResolve())
         {
             allowed.Add(Repairs.Resolve);
         }

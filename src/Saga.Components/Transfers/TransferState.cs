@@ -45,6 +45,17 @@ public sealed class TransferState : SagaStateMachineInstance
     [JsonIgnore]
     public bool RefundInFlight => CreditVoided && Repair?.Kind == nameof(CreditPurpose.Refund) && !RefundApplied;
 
+    // What a person may do with a transfer that needs attention: the state machine decides by these, and the
+    // console offers only these. Methods, so the stored view does not carry them.
+    public bool MayRetryCredit() => DebitCommitted && !CreditVoided && !RefundApplied;
+
+    public bool MayRecheck() => !DebitCommitted;
+
+    public bool MayRefund() => DebitCommitted && !CreditApplied && !RefundApplied;
+
+    // Closing it while a refund is unconfirmed would leave a copy of the refund free to pay the source back after all.
+    public bool MayResolve() => !RefundInFlight;
+
     /// <summary>The operator's refund or resolve that waits for the void, with who asked and why.</summary>
     public OperatorRepair? Repair { get; set; }
 

@@ -211,7 +211,7 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
                         .Then(c => c.Saga.Record(new TransferRolledBack("rollback", c.Message.Reason, Now)))
                         .TransitionTo(RolledBack)),
             When(RetryCreditAsked)
-                .IfElse(c => c.Saga.DebitCommitted && !c.Saga.CreditVoided && !c.Saga.RefundApplied,
+                .IfElse(c => c.Saga.MayRetryCredit(),
                     retry => retry
                         .Then(c => c.Saga.Record(new CreditRetryRequested(c.Message.Operator, c.Message.Reason, Now)))
                         .Then(RequestCredit)
@@ -223,7 +223,7 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
                         : c.Saga.RefundApplied ? "the amount was refunded: the credit can no longer be sent"
                         : $"the credit was voided at ledger {c.Saga.ToLedger}: refund or resolve the transfer instead"))),
             When(RecheckAsked)
-                .IfElse(c => !c.Saga.DebitCommitted,
+                .IfElse(c => c.Saga.MayRecheck(),
                     recheck => recheck
                         .Then(c => c.Saga.Record(new RecheckRequested(c.Message.Operator, c.Message.Reason, Now, Now,
                             c.Saga.CheckBacks + _options.MaxCheckBacks)))
@@ -232,7 +232,7 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
                     refuse => refuse.Respond(c => Refused(c.Saga,
                         "the source ledger's debit is known to have committed: retry the credit or refund instead"))),
             When(RefundAsked)
-                .IfElse(c => c.Saga.DebitCommitted && !c.Saga.CreditApplied && !c.Saga.RefundApplied,
+                .IfElse(c => c.Saga.MayRefund(),
                     refund => refund
                         .Then(c => c.Saga.Record(new RefundRequested(c.Message.Operator, c.Message.Reason, Now)))
                         .IfElse(c => c.Saga.CreditVoided,
@@ -251,8 +251,7 @@ public sealed class TransferStateMachine : MassTransitStateMachine<TransferState
                         .TransitionTo(Voiding)
                         .Send(c => DestinationLedger(c.Saga), c => VoidFor(c.Saga))
                         .Respond(c => new RepairAccepted(c.Saga.CorrelationId, c.Saga.CurrentState)),
-                    other => other.IfElse(c => c.Saga.RefundInFlight,
-                        // Closing it now would leave a copy of the refund free to pay the source back after all.
+                    other => other.IfElse(c => !c.Saga.MayResolve(),
                         refuse => refuse.Respond(c => Refused(c.Saga,
                             $"a refund to {c.Saga.From} was sent and is not confirmed: refund again (it is applied once) instead")),
                         resolve => resolve
