@@ -144,9 +144,7 @@ public class SagaSystem : IAsyncLifetime
                     h.Username(account.BrokerUser);
                     h.Password(account.Password);
                 });
-                var sign = new SignAs(account.BrokerUser);
-                cfg.ConfigureSend(x => x.UseFilter(sign));
-                cfg.ConfigurePublish(x => x.UseFilter(sign));
+                SignAs.Everything(cfg, account.BrokerUser);
             });
             await bus.StartAsync();
             _signed[account.Service] = bus;

@@ -77,9 +77,7 @@ public static class HostingExtensions
             });
             // Every message signed with this host's broker user, which the broker checks: who sent a commit or a
             // confirmation (SentBy) is then known to the coordinator, never taken on a message's word.
-            var sign = new SignAs(options.Username);
-            cfg.ConfigureSend(s => s.UseFilter(sign));
-            cfg.ConfigurePublish(p => p.UseFilter(sign));
+            SignAs.Everything(cfg, options.Username);
             cfg.PrefetchCount = options.PrefetchCount;
             cfg.UseMessageScheduler(Queues.SchedulerAddress);
             configure?.Invoke(context, cfg);

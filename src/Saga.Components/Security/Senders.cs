@@ -73,6 +73,14 @@ public sealed class SignAs(string user) : IFilter<SendContext>, IFilter<PublishC
 
     public void Probe(ProbeContext context) => context.CreateFilterScope("signAs").Add("user", user);
 
+    /// <summary>Signs everything <paramref name="bus"/> sends or publishes with <paramref name="user"/>, the broker user it connects as.</summary>
+    public static void Everything(IBusFactoryConfigurator bus, string user)
+    {
+        var sign = new SignAs(user);
+        bus.ConfigureSend(s => s.UseFilter(sign));
+        bus.ConfigurePublish(p => p.UseFilter(sign));
+    }
+
     private void Sign(PipeContext context)
     {
         if (context.TryGetPayload(out RabbitMqSendContext? rabbit))
