@@ -63,7 +63,7 @@ builder.Services.AddSagaHealthChecks();
 var app = builder.Build();
 await app.Services.GetRequiredService<SubmittedTransfers>().Migrate(CancellationToken.None);
 app.Services.GetRequiredService<ErrorQueueMetrics>();
-app.UseConsoleHeaders();
+app.UseConsole();
 app.UseExceptionHandler(Http.Exceptions);
 app.UseStatusCodePages();
 app.UseAuthentication();

@@ -2,23 +2,23 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.Net.Http.Headers;
 using OpenQA.Selenium;
-using OpenQA.Selenium.Chrome;
 using Saga.Components.Security;
 using Saga.Contracts;
 using static Saga.Api.Tests.ApiSystem;
+using static Saga.Api.Tests.ConsoleBrowser;
 
 namespace Saga.Api.Tests;
 
 /// <summary>The operator console at /console, as a browser without scripts uses it: pages, a cookie, forms.</summary>
 public sealed partial class Console_Specs(ApiSystem api) : IClassFixture<ApiSystem>
 {
+    private HttpClient Browser() => ConsoleBrowser.Browser(api);
+
+    private Task<HttpClient> SignedIn(string subject, params string[] roles) => ConsoleBrowser.SignedIn(api, subject, roles);
+
     [Fact]
     public async Task Signing_in_with_a_development_token_sets_a_strict_cookie_that_lives_no_longer_than_the_token_and_the_API_ignores()
     {
@@ -145,12 +145,9 @@ public sealed partial class Console_Specs(ApiSystem api) : IClassFixture<ApiSyst
         var response = await api.Transfers.SendAsync(ApiSystem.Post("/transfers", Transfer(alice, bob, 7m), "k-" + Guid.NewGuid()));
         var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("transferId").GetGuid();
         await UntilState(api.Transfers, $"/transfers/{id}", TransferStates.Completed);
-        // A browser needs a real socket: a second Api host, on Kestrel, in front of the same system.
-        await using var web = For(api.System, permitsPerSecond: 5000);
-        web.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
-        web.StartServer();
-        var site = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var screenshots = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "screenshots")).FullName;
+        await using var web = OnKestrel(api);
+        var site = Site(web);
+        var screenshots = Screenshots;
         using var browser = Chromium();
 
         browser.Navigate().GoToUrl($"{site}/console");
@@ -169,51 +166,8 @@ public sealed partial class Console_Specs(ApiSystem api) : IClassFixture<ApiSyst
         Assert.Empty(browser.Manage().Logs.GetLog(LogType.Browser).Where(e => e.Level >= LogLevel.Warning).Select(e => e.Message));
     }
 
-    /// <summary>Debian's chromium, headless, through its chromium-driver (infra/browser.sh installs both); nothing downloaded.</summary>
-    private static ChromeDriver Chromium()
-    {
-        const string driver = "/usr/bin/chromedriver", binary = "/usr/bin/chromium";
-        Assert.True(File.Exists(driver) && File.Exists(binary), $"{binary} and {driver} are missing: run infra/browser.sh (as root) to install chromium and chromium-driver");
-        var options = new ChromeOptions { BinaryLocation = binary };
-        options.AddArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900");
-        options.SetLoggingPreference(LogType.Browser, LogLevel.All);
-        var browser = new ChromeDriver(ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(driver), Path.GetFileName(driver)), options);
-        // FindElement waits up to this long for an element the page has not shown yet.
-        browser.Manage().Timeouts().ImplicitWait = TimeSpan.FromSeconds(15);
-        return browser;
-    }
-
-    private HttpClient Browser() => api.Api.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
-
-    private async Task<HttpClient> SignedIn(string subject, params string[] roles)
-    {
-        var browser = Browser();
-        var token = DevelopmentTokens.Create(subject, roles, TimeSpan.FromMinutes(30));
-        var response = await Post(browser, "/console/sign-in", await FormToken(browser, "/console/sign-in"), ("token", token));
-        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
-        return browser;
-    }
-
-    private static async Task<string> Html(HttpClient browser, string path)
-    {
-        var response = await browser.GetAsync(path);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
-        return await response.Content.ReadAsStringAsync();
-    }
-
-    private static async Task<string> FormToken(HttpClient browser, string path) => FormTokenIn(await Html(browser, path));
-
-    private static string FormTokenIn(string html) => AntiforgeryField().Match(html) is { Success: true } m ? WebUtility.HtmlDecode(m.Groups["token"].Value) : throw new InvalidOperationException("no anti-forgery field");
-
-    private static Task<HttpResponseMessage> Post(HttpClient browser, string path, string antiforgery, params (string Name, string Value)[] fields) =>
-        browser.PostAsync(path, new FormUrlEncodedContent([new("__RequestVerificationToken", antiforgery), .. fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value))]));
-
     private static string Count(string overview, string state) =>
         Regex.Match(overview, $"<tr id=\"state-{state}\"><td[^>]*>{state}</td><td class=\"number\">(\\d+)</td>") is { Success: true } m ? m.Groups[1].Value : "absent";
-
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"(?<token>[^\"]+)\"")]
-    private static partial Regex AntiforgeryField();
 
     [GeneratedRegex("<tr><td class=\"number\">(?<version>\\d+)</td><td>[^<]*</td><td>(?<type>[A-Za-z]+)</td>")]
     private static partial Regex EventRow();
