@@ -21,6 +21,7 @@ internal static class ConsoleEndpoints
         var console = app.MapGroup(Root).ExcludeFromDescription();
         ConsoleSignIn.Map(console);
         ConsoleOverview.Map(console);
+        ConsoleTransferList.Map(console);
         ConsoleTransfer.Map(console);
     }
 

@@ -20,15 +20,9 @@ internal static class ConsoleTransfer
 
     public static void Map(RouteGroupBuilder console)
     {
-        console.MapGet("/transfers", Find).RequireAuthorization(ConsoleAuthentication.Viewer);
         console.MapGet("/transfers/{transferId:guid}", Transfer).RequireAuthorization(ConsoleAuthentication.Viewer);
         console.MapPost("/transfers/{transferId:guid}/{repair}", Repair).RequireAuthorization(ConsoleAuthentication.Operator);
     }
-
-    private static IResult Find(HttpContext http, string? id) =>
-        Guid.TryParse(id?.Trim(), out var transferId)
-            ? Results.Redirect($"{Root}/transfers/{transferId}")
-            : Message(http, StatusCodes.Status400BadRequest, "Not a transfer id", "A transfer id looks like 3f2504e0-4f89-11d3-9a0c-0305e82c3301.");
 
     private static async Task<IResult> Transfer(Guid transferId, HttpContext http, IQuerySession session, IScopedClientFactory clients, IOptions<ApiOptions> options,
         CancellationToken cancellationToken)
