@@ -18,7 +18,7 @@ public static class Demo
         public string State => States.Count > 0 ? States[^1] : "submitting";
     }
 
-    public static async Task<int> Run(CancellationToken cancellationToken)
+    public static async Task<int> Run(bool keep, CancellationToken cancellationToken)
     {
         var run = Guid.NewGuid().ToString("N")[..6];
         var (alice, crashy, bob, flaky, closed) = ($"alice-{run}", $"crashy-{run}", $"bob-{run}", $"flaky-{run}", $"closed-{run}");
@@ -103,8 +103,18 @@ public static class Demo
         Report("no credit without a debit", creditsWithoutDebit == 0);
         Report("every transfer in a final state", allFinal);
         Report("balances are what the stories say", expected);
+        var exitCode = conserved && creditsWithoutDebit == 0 && allFinal && expected ? 0 : 1;
+        if (keep)
+        {
+            AnsiConsole.MarkupLine("[bold]The transfers it played, in the console[/]:");
+            foreach (var story in stories)
+            {
+                AnsiConsole.MarkupLineInterpolated($"  {story.Path,-26} {Up.ConsoleUrl(system)}/transfers/{story.Id}");
+            }
+            await Up.StayUp(system, cancellationToken);
+        }
         AnsiConsole.MarkupLine("[grey]stopping the hosts it started[/]");
-        return conserved && creditsWithoutDebit == 0 && allFinal && expected ? 0 : 1;
+        return exitCode;
     }
 
     private static async Task<Dictionary<string, decimal>> Balances(ApiClient api, string alice, string crashy, string bob, string flaky, string closed,

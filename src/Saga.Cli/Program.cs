@@ -25,8 +25,8 @@ try
 {
     return args switch
     {
-        ["demo", ..] => await Demo.Run(cancel.Token),
-        ["up", ..] => await Up(cancel.Token),
+        ["demo", .. var options] => await Demo.Run(keep: options is ["--keep"] ? true : options is [] ? false : throw new ArgumentException("demo takes only --keep"), cancel.Token),
+        ["up", ..] => await Up.Run(cancel.Token),
         ["bench", .. var options] => await Bench.Run(BenchOptions.Parse(options), cancel.Token),
         ["chaos", .. var options] => await Chaos.Run(ChaosOptions.Parse(options), cancel.Token),
         _ => Usage(),
@@ -37,25 +37,12 @@ catch (OperationCanceledException) when (cancel.IsCancellationRequested)
     return 130;
 }
 
-// The whole system as local processes until Ctrl+C, for trying the Api by hand.
-static async Task<int> Up(CancellationToken cancellationToken)
-{
-    await using var system = LocalSystem.Create();
-    await system.Start(step => AnsiConsole.MarkupLineInterpolated($"[grey]{step}[/]"), cancellationToken);
-    AnsiConsole.MarkupLineInterpolated($"Api: {system.Api.BaseAddress} (OpenAPI: {system.Api.BaseAddress}/openapi/v1.json), logs in .run/logs");
-    AnsiConsole.MarkupLineInterpolated($"Console: {system.Api.BaseAddress}/console (sign in by pasting the token below)");
-    AnsiConsole.WriteLine("A development token (roles transfers, operator) for an hour; `dotnet run --project src/Saga.Api -- dev-token` makes more:");
-    Console.WriteLine(Saga.Components.Security.DevelopmentTokens.Create("developer", ["transfers", "operator"], Saga.Components.Security.DevelopmentTokens.Lifetime));
-    AnsiConsole.MarkupLine("Ctrl+C stops the hosts.");
-    await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
-    return 0;
-}
-
 static int Usage()
 {
     AnsiConsole.MarkupLine("""
         usage: dotnet run -c Release --project src/Saga.Cli -- <verb>
-          [bold]demo[/]                                  the seed's story on the real system; exit 0 if the invariants hold
+          [bold]demo[/] [[--keep]]                         the seed's story on the real system; exit 0 if the invariants hold
+                                                (--keep: then stay up, with the console's link to each transfer)
           [bold]up[/]                                    the servers and the four hosts as local processes, until Ctrl+C
           [bold]bench[/] [[--transfers N]] [[--concurrency C]] [[--warmup W]] [[--rate R]] [[--accounts K]] [[--hot P]] [[--ceilings]] [[--json]]
                                                 throughput, latency, messages and commits per transfer
