@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Brings up RabbitMQ and PostgreSQL on loopback for development, tests and the demo.
+# With --cluster, also a three-node RabbitMQ cluster beside the single node (infra/cluster.sh).
 # Idempotent: a second run finds everything in place and changes nothing.
 # With a Docker engine it uses docker-compose.yml; without one it installs and starts the Debian
 # packages (it then needs root, as on CI).
@@ -126,3 +127,6 @@ fi
 bash "$here/service-accounts.sh" rabbitmq "$RabbitMq__VirtualHost" || fail "creating the services' RabbitMQ users"
 wait_for RabbitMQ amqp_open 30 || fail "RabbitMQ does not answer AMQP on $RabbitMq__Host:$RabbitMq__Port"
 say "RabbitMQ ready on $RabbitMq__Host:$RabbitMq__Port (vhost $RabbitMq__VirtualHost, UI http://127.0.0.1:$RabbitMq__ManagementPort)"
+if [ "${1:-}" = --cluster ]; then
+  bash "$here/cluster.sh" up || fail "the RabbitMQ cluster"
+fi

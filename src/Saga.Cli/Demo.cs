@@ -18,11 +18,11 @@ public static class Demo
         public string State => States.Count > 0 ? States[^1] : "submitting";
     }
 
-    public static async Task<int> Run(bool keep, CancellationToken cancellationToken)
+    public static async Task<int> Run(bool keep, Broker broker, CancellationToken cancellationToken)
     {
         var run = Guid.NewGuid().ToString("N")[..6];
         var (alice, crashy, bob, flaky, closed) = ($"alice-{run}", $"crashy-{run}", $"bob-{run}", $"flaky-{run}", $"closed-{run}");
-        await using var system = LocalSystem.Create(
+        await using var system = LocalSystem.Create(broker: broker,
             ledgerA: new() { ["Ledger__FaultInjection__Enabled"] = "true", ["Ledger__FaultInjection__SkipCommitFrom__0"] = "crashy-" },
             ledgerB: new()
             {
@@ -131,7 +131,7 @@ public static class Demo
 
     private static async Task<uint> ErrorQueueDepth(LocalSystem system)
     {
-        await using var connection = await system.RabbitMq.CreateConnectionFactory("demo").CreateConnectionAsync();
+        await using var connection = await system.RabbitMq.Connect("demo");
         await using var channel = await connection.CreateChannelAsync();
         return (await channel.QueueDeclarePassiveAsync(Queues.Error(Queues.Ledger("B")))).MessageCount;
     }

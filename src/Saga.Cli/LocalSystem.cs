@@ -8,6 +8,9 @@ namespace Saga.Cli;
 /// <summary>How many processes of each role: processes of one role compete on the same queues.</summary>
 public sealed record Instances(int Coordinators = 1, int Ledgers = 1, int Apis = 1);
 
+/// <summary>Where the hosts' broker is: the single node of infra/up.sh, or the three-node cluster of infra/cluster.sh.</summary>
+public enum Broker { Single, Cluster }
+
 /// <summary>
 /// The servers (through infra/up.sh) and the hosts as local processes: coordinators, ledger A and
 /// ledger B instances, and Apis, one of each unless told otherwise. Their process ids go to
@@ -18,10 +21,11 @@ public sealed class LocalSystem : IAsyncDisposable
     private readonly string _runDirectory;
     private readonly Lock _pidsLock = new();
 
-    private LocalSystem(string root, Instances instances, Dictionary<string, string> coordinator, Dictionary<string, string> ledgerA,
+    private LocalSystem(string root, Instances instances, Broker broker, Dictionary<string, string> coordinator, Dictionary<string, string> ledgerA,
         Dictionary<string, string> ledgerB, Dictionary<string, string> api)
     {
         Root = root;
+        Broker = broker;
         _runDirectory = Path.Combine(root, ".run");
         var logs = Path.Combine(_runDirectory, "logs");
         if (Directory.Exists(logs))
@@ -41,6 +45,7 @@ public sealed class LocalSystem : IAsyncDisposable
     }
 
     public string Root { get; }
+    public Broker Broker { get; }
     public ServiceAccounts Accounts { get; }
     public IReadOnlyList<HostProcess> Coordinators { get; }
     public IReadOnlyList<HostProcess> LedgersA { get; }
@@ -58,26 +63,37 @@ public sealed class LocalSystem : IAsyncDisposable
 
     public PostgresOptions Postgres { get; } = Environment.GetSection(PostgresOptions.Section).Get<PostgresOptions>() ?? new();
 
-    public RabbitMqOptions RabbitMq { get; } = Environment.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new();
+    public RabbitMqOptions RabbitMq { get; private set; } = Environment.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new();
 
     public static LocalSystem Create(
         Dictionary<string, string>? coordinator = null, Dictionary<string, string>? ledgerA = null, Dictionary<string, string>? ledgerB = null,
-        Dictionary<string, string>? api = null, Instances? instances = null) =>
-        new(FindRoot(), instances ?? new(), coordinator ?? [], ledgerA ?? [], ledgerB ?? [], api ?? []);
+        Dictionary<string, string>? api = null, Instances? instances = null, Broker broker = Broker.Single) =>
+        new(FindRoot(), instances ?? new(), broker, coordinator ?? [], ledgerA ?? [], ledgerB ?? [], api ?? []);
 
     /// <summary>infra/up.sh, then every host, waiting until each is ready.</summary>
     public async Task Start(Action<string> progress, CancellationToken cancellationToken = default)
     {
-        progress("starting RabbitMQ and PostgreSQL (infra/up.sh)");
-        var up = Process.Start(new ProcessStartInfo("bash", [Path.Combine(Root, "infra", "up.sh")]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        // Both pipes at once: reading one to its end while the other fills would block up.sh.
-        var stdout = up.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = up.StandardError.ReadToEndAsync(cancellationToken);
-        var output = await stdout + await stderr;
-        await up.WaitForExitAsync(cancellationToken);
-        if (up.ExitCode != 0)
+        if (Broker == Broker.Cluster)
         {
-            throw new InvalidOperationException($"infra/up.sh failed:\n{output}");
+            progress("starting RabbitMQ (a three-node cluster) and PostgreSQL (infra/up.sh --cluster)");
+            await Infra(["up.sh", "--cluster"], cancellationToken);
+            // The hosts and the CLI's own tools connect to the cluster's nodes, with quorum queues.
+            var settings = (await Infra(["cluster.sh", "env"], cancellationToken)).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(line => line.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
+            foreach (var host in Hosts)
+            {
+                foreach (var (key, value) in settings)
+                {
+                    host.Set(key, value);
+                }
+            }
+            RabbitMq = new ConfigurationBuilder().AddEnvironmentVariables().AddInMemoryCollection(settings.Select(kv => new KeyValuePair<string, string?>(kv.Key.Replace("__", ":"), kv.Value)))
+                .Build().GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new();
+        }
+        else
+        {
+            progress("starting RabbitMQ and PostgreSQL (infra/up.sh)");
+            await Infra(["up.sh"], cancellationToken);
         }
         progress("starting the coordinator and ledgers A and B");
         await Task.WhenAll(Coordinator.Start(cancellationToken), LedgerA.Start(cancellationToken), LedgerB.Start(cancellationToken));
@@ -91,6 +107,21 @@ public sealed class LocalSystem : IAsyncDisposable
         progress(Apis.Count == 1 ? "starting the Api" : $"starting {Apis.Count} Apis");
         await Task.WhenAll(Apis.Select(h => h.Start(cancellationToken)));
         RecordPids();
+    }
+
+    /// <summary>Runs a script of infra/ and returns what it printed; throws if it fails.</summary>
+    private async Task<string> Infra(string[] arguments, CancellationToken cancellationToken)
+    {
+        var script = Process.Start(new ProcessStartInfo("bash", [Path.Combine(Root, "infra", arguments[0]), .. arguments[1..]])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        })!;
+        // Both pipes at once: reading one to its end while the other fills would block the script.
+        var stdout = script.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = script.StandardError.ReadToEndAsync(cancellationToken);
+        var (output, errors) = (await stdout, await stderr);
+        await script.WaitForExitAsync(cancellationToken);
+        return script.ExitCode == 0 ? output : throw new InvalidOperationException($"infra/{string.Join(' ', arguments)} failed:\n{output}{errors}");
     }
 
     public Task Restart(HostProcess host, bool kill, CancellationToken cancellationToken = default) => Restart([host], kill, cancellationToken);

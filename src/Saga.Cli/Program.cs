@@ -25,8 +25,10 @@ try
 {
     return args switch
     {
-        ["demo", .. var options] => await Demo.Run(keep: options is ["--keep"] ? true : options is [] ? false : throw new ArgumentException("demo takes only --keep"), cancel.Token),
-        ["up", ..] => await Up.Run(cancel.Token),
+        ["demo", .. var options] when options.All(o => o is "--keep" or "--cluster") =>
+            await Demo.Run(keep: options.Contains("--keep"), options.Contains("--cluster") ? Broker.Cluster : Broker.Single, cancel.Token),
+        ["up"] => await Up.Run(Broker.Single, cancel.Token),
+        ["up", "--cluster"] => await Up.Run(Broker.Cluster, cancel.Token),
         ["bench", .. var options] => await Bench.Run(BenchOptions.Parse(options), cancel.Token),
         ["chaos", .. var options] => await Chaos.Run(ChaosOptions.Parse(options), cancel.Token),
         _ => Usage(),
@@ -41,9 +43,10 @@ static int Usage()
 {
     AnsiConsole.MarkupLine("""
         usage: dotnet run -c Release --project src/Saga.Cli -- <verb>
-          [bold]demo[/] [[--keep]]                         the seed's story on the real system; exit 0 if the invariants hold
+          [bold]demo[/] [[--keep]] [[--cluster]]             the seed's story on the real system; exit 0 if the invariants hold
                                                 (--keep: then stay up, with the console's link to each transfer)
-          [bold]up[/]                                    the servers and the four hosts as local processes, until Ctrl+C
+          [bold]up[/] [[--cluster]]                         the servers and the four hosts as local processes, until Ctrl+C
+                                                (--cluster: on a three-node RabbitMQ cluster with quorum queues)
           [bold]bench[/] [[--transfers N]] [[--concurrency C]] [[--warmup W]] [[--rate R]] [[--accounts K]] [[--hot P]] [[--ceilings]] [[--json]]
                                                 throughput, latency, messages and commits per transfer
           [bold]chaos[/] [[--short]] [[--seed N]] [[--coordinators 2]] [[--ledger-instances 2]] [[--apis 2]]

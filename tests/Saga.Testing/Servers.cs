@@ -55,7 +55,7 @@ public static class Servers
         var rabbit = RabbitMq();
         try
         {
-            await using var connection = await rabbit.CreateConnectionFactory("tests: require RabbitMQ").CreateConnectionAsync();
+            await using var connection = await rabbit.Connect("tests: require RabbitMQ");
         }
         catch (Exception e)
         {

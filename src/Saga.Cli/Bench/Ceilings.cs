@@ -51,7 +51,7 @@ public static partial class Ceilings
 
     private static async Task<double> RabbitPublish(LocalSystem system, TimeSpan duration, CancellationToken cancellationToken)
     {
-        await using var connection = await system.RabbitMq.CreateConnectionFactory("bench-ceiling").CreateConnectionAsync(cancellationToken);
+        await using var connection = await system.RabbitMq.Connect("bench-ceiling", cancellationToken);
         var queue = "bench-ceiling-" + Guid.NewGuid().ToString("N")[..6];
         await using (var setup = await connection.CreateChannelAsync(cancellationToken: cancellationToken))
         {

@@ -92,8 +92,6 @@ public sealed class ConsumerWatchdog(
         {
             return;
         }
-        var factory = rabbit.Value.CreateConnectionFactory("consumer-watchdog");
-        factory.AutomaticRecoveryEnabled = false; // a closed connection is replaced on the next tick, below
         IConnection? connection = null;
         try
         {
@@ -105,7 +103,7 @@ public sealed class ConsumerWatchdog(
                     if (connection is not { IsOpen: true })
                     {
                         connection?.Dispose();
-                        connection = await factory.CreateConnectionAsync(stoppingToken);
+                        connection = await rabbit.Value.Connect("consumer-watchdog", stoppingToken, automaticRecovery: false); // replaced on the next tick when closed
                     }
                     foreach (var queue in Queues)
                     {

@@ -74,6 +74,16 @@ public static class HostingExtensions
                 h.Username(options.Username);
                 h.Password(options.Password);
                 h.PublisherConfirmation = true;
+                if (options.Nodes is not null)
+                {
+                    h.UseCluster(c =>
+                    {
+                        foreach (var node in options.ClusterNodes)
+                        {
+                            c.Node(node);
+                        }
+                    });
+                }
             });
             // Every message signed with this host's broker user, which the broker checks: who sent a commit or a
             // confirmation (SentBy) is then known to the coordinator, never taken on a message's word.

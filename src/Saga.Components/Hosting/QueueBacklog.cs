@@ -39,8 +39,6 @@ public sealed class QueueBacklog(string queue, int limit, IOptions<RabbitMqOptio
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var factory = rabbit.Value.CreateConnectionFactory($"backlog-{queue}");
-        factory.AutomaticRecoveryEnabled = false; // a closed connection is replaced on the next tick, below
         IConnection? connection = null;
         IChannel? channel = null;
         try
@@ -55,7 +53,7 @@ public sealed class QueueBacklog(string queue, int limit, IOptions<RabbitMqOptio
                         if (connection is not { IsOpen: true })
                         {
                             connection?.Dispose();
-                            connection = await factory.CreateConnectionAsync(stoppingToken);
+                            connection = await rabbit.Value.Connect($"backlog-{queue}", stoppingToken, automaticRecovery: false); // replaced on the next tick when closed
                         }
                         channel = await connection.CreateChannelAsync(cancellationToken: stoppingToken);
                     }

@@ -24,8 +24,23 @@ public sealed class RabbitMqOptions
     /// </summary>
     public int PrefetchCount { get; set; } = 256;
 
-    /// <summary>Declare the transfer and ledger queues as quorum queues: worth it on a cluster of three or more nodes.</summary>
+    /// <summary>
+    /// The nodes of a RabbitMQ cluster, "host:port" separated by commas (infra/cluster.sh prints them); every
+    /// connection tries them in turn and moves to the next when one is lost. Unset: <see cref="Host"/> and <see cref="Port"/>.
+    /// </summary>
+    public string? Nodes { get; set; }
+
+    /// <summary>Declare every endpoint's queue a quorum queue: worth it on a cluster of three or more nodes.</summary>
     public bool QuorumQueues { get; set; }
+
+    public IReadOnlyList<string> ClusterNodes =>
+        Nodes?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is { Length: > 0 } nodes ? nodes : [$"{Host}:{Port}"];
+
+    /// <summary>
+    /// The arguments every endpoint's queue is declared with, by MassTransit and by anything declaring it ahead:
+    /// the broker refuses a second declaration that differs.
+    /// </summary>
+    public Dictionary<string, object?>? QueueArguments() => QuorumQueues ? new() { ["x-queue-type"] = "quorum" } : null;
 
     /// <summary>
     /// Every endpoint goes through here: its queue a quorum queue when <see cref="QuorumQueues"/> says so, and
@@ -37,11 +52,19 @@ public sealed class RabbitMqOptions
         {
             return;
         }
-        if (QuorumQueues)
+        if (QueueArguments() is not null)
         {
             rabbit.SetQuorumQueue();
         }
         MoveUnsigned.Configure(rabbit);
+    }
+
+    /// <summary>A connection of our own to the first node of <see cref="ClusterNodes"/> that answers.</summary>
+    public Task<IConnection> Connect(string clientName, CancellationToken cancellationToken = default, bool automaticRecovery = true)
+    {
+        var factory = CreateConnectionFactory(clientName);
+        factory.AutomaticRecoveryEnabled = automaticRecovery;
+        return factory.CreateConnectionAsync(ClusterNodes.Select(AmqpTcpEndpoint.Parse).ToList(), cancellationToken);
     }
 
     /// <summary>

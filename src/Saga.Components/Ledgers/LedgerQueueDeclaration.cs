@@ -17,8 +17,8 @@ public sealed class LedgerQueueDeclaration(LedgerQueueDeclaration.Queue queue, I
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var arguments = rabbit.Value.QuorumQueues ? new Dictionary<string, object?> { ["x-queue-type"] = "quorum" } : null;
-        await using var connection = await rabbit.Value.CreateConnectionFactory($"declare {queue.Name}").CreateConnectionAsync(cancellationToken);
+        var arguments = rabbit.Value.QueueArguments();
+        await using var connection = await rabbit.Value.Connect($"declare {queue.Name}", cancellationToken);
         await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
         await channel.QueueDeclareAsync(queue.Name, durable: true, exclusive: false, autoDelete: false, arguments, cancellationToken: cancellationToken);
     }

@@ -61,7 +61,7 @@ public sealed class CheckBackScan_Specs : IAsyncLifetime
         var id = await s.Prepare();
         var queue = "scan-backlog-" + Guid.NewGuid().ToString("N")[..8];
         var rabbit = Servers.RabbitMq();
-        await using var connection = await rabbit.CreateConnectionFactory("tests: scan backlog").CreateConnectionAsync();
+        await using var connection = await rabbit.Connect("tests: scan backlog");
         await using var channel = await connection.CreateChannelAsync();
         await channel.QueueDeclareAsync(queue, durable: false, exclusive: false, autoDelete: true);
         using var backlog = new QueueBacklog(queue, limit: 1, Options.Create(rabbit), NullLogger<QueueBacklog>.Instance, TimeProvider.System);

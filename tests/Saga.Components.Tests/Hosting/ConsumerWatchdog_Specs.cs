@@ -18,7 +18,7 @@ public sealed class ConsumerWatchdog_Specs : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await Servers.RequireRabbitMq();
-        _connection = await Servers.RabbitMq().CreateConnectionFactory("tests: watchdog specs").CreateConnectionAsync();
+        _connection = await Servers.RabbitMq().Connect("tests: watchdog specs");
         await using var channel = await _connection.CreateChannelAsync();
         await channel.QueueDeclareAsync(_queue, durable: false, exclusive: false, autoDelete: false);
     }

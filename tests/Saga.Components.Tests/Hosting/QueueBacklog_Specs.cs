@@ -16,7 +16,7 @@ public sealed class QueueBacklog_Specs : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await Servers.RequireRabbitMq();
-        _connection = await Servers.RabbitMq().CreateConnectionFactory("tests: queue backlog").CreateConnectionAsync();
+        _connection = await Servers.RabbitMq().Connect("tests: queue backlog");
         _channel = await _connection.CreateChannelAsync();
         await _channel.QueueDeclareAsync(_queue, durable: false, exclusive: false, autoDelete: false);
     }

@@ -80,13 +80,13 @@ public sealed class ServiceAccounts_Setup : IAsyncLifetime
         var rabbit = Servers.RabbitMq(Name);
         rabbit.Username = account.BrokerUser;
         rabbit.Password = account.Password;
-        return rabbit.CreateConnectionFactory("tests: " + account.Service).CreateConnectionAsync();
+        return rabbit.Connect("tests: " + account.Service);
     }
 
     /// <summary>Messages waiting in <paramref name="queue"/>, asked as the administrator.</summary>
     public async Task<uint> MessagesIn(string queue)
     {
-        await using var connection = await Servers.RabbitMq(Name).CreateConnectionFactory("tests: count").CreateConnectionAsync();
+        await using var connection = await Servers.RabbitMq(Name).Connect("tests: count");
         await using var channel = await connection.CreateChannelAsync();
         return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
     }

@@ -262,7 +262,7 @@ public sealed class SchedulingTestbed : IAsyncLifetime
 
     public static async Task Rabbit(Func<IChannel, Task> use)
     {
-        await using var connection = await Servers.RabbitMq().CreateConnectionFactory("tests: scheduling testbed").CreateConnectionAsync();
+        await using var connection = await Servers.RabbitMq().Connect("tests: scheduling testbed");
         await using var channel = await connection.CreateChannelAsync();
         await use(channel);
     }
