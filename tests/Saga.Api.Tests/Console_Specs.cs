@@ -7,6 +7,7 @@ using Microsoft.Net.Http.Headers;
 using OpenQA.Selenium;
 using Saga.Components.Security;
 using Saga.Contracts;
+using Saga.Testing;
 using static Saga.Api.Tests.ApiSystem;
 using static Saga.Api.Tests.ConsoleBrowser;
 
@@ -92,6 +93,32 @@ public sealed partial class Console_Specs(ApiSystem api) : IClassFixture<ApiSyst
         Assert.Contains($"<a href=\"/console/accounts/B/{bob}\">B/{bob}</a>", asOperator);
         // The owner of the source sees its balance; the destination is someone else's.
         Assert.Equal(("87.50", "no account you may see"), (BalanceOf(asOwner, "from"), BalanceOf(asOwner, "to")));
+    }
+
+    [Fact]
+    public async Task A_ledger_that_does_not_answer_leaves_the_transfers_page_whole_saying_so()
+    {
+        var alice = await api.OpenAccount("A", "alice", 100m);
+        var bob = await api.OpenAccount("B", "bob", 0m);
+        var response = await api.Transfers.SendAsync(ApiSystem.Post("/transfers", Transfer(alice, bob, 10m), "k-" + Guid.NewGuid()));
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("transferId").GetGuid();
+        await UntilState(api.Transfers, $"/transfers/{id}", TransferStates.Completed);
+        await using var impatient = For(api.System, permitsPerSecond: 5000).WithWebHostBuilder(web => web.UseSetting("Api:RequestTimeout", "00:00:01"));
+        var browser = impatient.CreateClient(new() { AllowAutoRedirect = false, HandleCookies = true });
+        Assert.Equal(HttpStatusCode.Redirect, (await Post(browser, "/console/sign-in", await FormToken(browser, "/console/sign-in"),
+            ("token", DevelopmentTokens.Create("olga", [Roles.Operator], TimeSpan.FromMinutes(5))))).StatusCode);
+        await SagaSystem.Freeze(api.System.LedgerB);
+        try
+        {
+            var page = await Html(browser, $"/console/transfers/{id}");
+
+            Assert.Equal(("90.00", "ledger did not answer"), (BalanceOf(page, "from"), BalanceOf(page, "to")));
+            Assert.Contains(">Completed<", page);
+        }
+        finally
+        {
+            await SagaSystem.Thaw(api.System.LedgerB);
+        }
     }
 
     [Fact]
