@@ -7,6 +7,7 @@ using Microsoft.Net.Http.Headers;
 using OpenQA.Selenium;
 using Saga.Components.Security;
 using Saga.Contracts;
+using Saga.Testing;
 using static Saga.Api.Tests.ApiSystem;
 using static Saga.Api.Tests.ConsoleBrowser;
 
@@ -70,11 +71,58 @@ public sealed partial class Console_Specs(ApiSystem api) : IClassFixture<ApiSyst
         Assert.Contains(">12.50 EUR<", page);
         var timeline = EventRow().Matches(page).Select(m => (m.Groups["version"].Value, m.Groups["type"].Value));
         Assert.Equal([("1", "HalfMessageStored"), ("2", "TransferCommitted"), ("3", "CreditRequested"), ("4", "CreditConfirmed")], timeline);
-        Assert.Contains($"<dd>A/{alice}</dd>", page);
+        Assert.Contains($"<dd><a href=\"/console/accounts/A/{alice}\">A/{alice}</a></dd>", page);
+        Assert.Contains($"Credit applied at <span class=\"account\">B/{bob}</span>", page);
     }
 
     [Fact]
-    public async Task Only_an_operator_sees_the_repairs_a_transfer_allows_and_a_post_needs_the_role_and_the_forms_token()
+    public async Task A_transfers_page_shows_the_balances_it_touched_to_whom_may_see_them()
+    {
+        var viewer = "viewer-" + Guid.NewGuid().ToString("N")[..8];
+        var alice = await api.OpenAccount("A", "alice", 100m, owner: viewer);
+        var bob = await api.OpenAccount("B", "bob", 5m);
+        var client = Client(api.Api, viewer, Roles.Transfers);
+        var response = await client.SendAsync(ApiSystem.Post("/transfers", Transfer(alice, bob, 12.5m), "k-" + Guid.NewGuid()));
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("transferId").GetGuid();
+        await UntilState(client, $"/transfers/{id}", TransferStates.Completed);
+
+        var asOperator = await Html(await SignedIn("olga", Roles.Operator), $"/console/transfers/{id}");
+        var asOwner = await Html(await SignedIn(viewer, Roles.Transfers), $"/console/transfers/{id}");
+
+        Assert.Equal(("87.50", "17.50"), (BalanceOf(asOperator, "from"), BalanceOf(asOperator, "to")));
+        Assert.Contains($"<a href=\"/console/accounts/B/{bob}\">B/{bob}</a>", asOperator);
+        // The owner of the source sees its balance; the destination is someone else's.
+        Assert.Equal(("87.50", "no account you may see"), (BalanceOf(asOwner, "from"), BalanceOf(asOwner, "to")));
+    }
+
+    [Fact]
+    public async Task A_ledger_that_does_not_answer_leaves_the_transfers_page_whole_saying_so()
+    {
+        var alice = await api.OpenAccount("A", "alice", 100m);
+        var bob = await api.OpenAccount("B", "bob", 0m);
+        var response = await api.Transfers.SendAsync(ApiSystem.Post("/transfers", Transfer(alice, bob, 10m), "k-" + Guid.NewGuid()));
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("transferId").GetGuid();
+        await UntilState(api.Transfers, $"/transfers/{id}", TransferStates.Completed);
+        await using var impatient = For(api.System, permitsPerSecond: 5000).WithWebHostBuilder(web => web.UseSetting("Api:RequestTimeout", "00:00:01"));
+        var browser = impatient.CreateClient(new() { AllowAutoRedirect = false, HandleCookies = true });
+        Assert.Equal(HttpStatusCode.Redirect, (await Post(browser, "/console/sign-in", await FormToken(browser, "/console/sign-in"),
+            ("token", DevelopmentTokens.Create("olga", [Roles.Operator], TimeSpan.FromMinutes(5))))).StatusCode);
+        await SagaSystem.Freeze(api.System.LedgerB);
+        try
+        {
+            var page = await Html(browser, $"/console/transfers/{id}");
+
+            Assert.Equal(("90.00", "ledger did not answer"), (BalanceOf(page, "from"), BalanceOf(page, "to")));
+            Assert.Contains(">Completed<", page);
+        }
+        finally
+        {
+            await SagaSystem.Thaw(api.System.LedgerB);
+        }
+    }
+
+    [Fact]
+    public async Task Only_an_operator_sees_the_repairs_a_transfer_allows_and_a_repair_is_made_only_once_confirmed()
     {
         var alice = await api.OpenAccount("A", "alice", 500m);
         var response = await api.Transfers.SendAsync(ApiSystem.Post("/transfers", Transfer(alice, "ghost-" + Guid.NewGuid().ToString("N")[..6], 200m), "k-" + Guid.NewGuid()));
@@ -88,18 +136,30 @@ public sealed partial class Console_Specs(ApiSystem api) : IClassFixture<ApiSyst
         Assert.DoesNotContain("/refund\"", seen);
         Assert.Contains($"href=\"{path}\"", await Html(viewer, "/console"));
         // The viewer's own anti-forgery token (from the sign-out form): the role, not the token, refuses it.
-        var forged = await Post(viewer, $"{path}/refund", FormTokenIn(seen), ("reason", "let me"));
+        var forged = await Post(viewer, $"{path}/refund", FormTokenIn(seen), ("reason", "let me"), ("confirmed", "yes"));
         Assert.Equal(HttpStatusCode.Forbidden, forged.StatusCode);
 
         var olga = await SignedIn("olga", Roles.Operator);
         var offered = await Html(olga, path);
         // The debit committed and the credit never landed: no recheck.
         Assert.Equal(["retry-credit", "refund", "resolve"], RepairForm().Matches(offered).Select(m => m.Groups["repair"].Value));
-        var withoutToken = await olga.PostAsync($"{path}/refund", new FormUrlEncodedContent([new("reason", "no token")]));
+        var withoutToken = await olga.PostAsync($"{path}/refund", new FormUrlEncodedContent([new("reason", "no token"), new("confirmed", "yes")]));
         Assert.Equal(HttpStatusCode.BadRequest, withoutToken.StatusCode);
-        Assert.Equal(TransferStates.NeedsAttention, (await api.Transfers.GetFromJsonAsync<JsonElement>($"/transfers/{id}")).GetProperty("state").GetString());
+        var before = await api.Transfers.GetFromJsonAsync<JsonElement[]>($"/transfers/{id}/events");
 
-        var refund = await Post(olga, $"{path}/refund", FormTokenIn(offered), ("reason", "no such account at B"));
+        // The repair's form only shows what it will do: nothing is asked of the coordinator yet.
+        var asked = await Post(olga, $"{path}/refund", FormTokenIn(offered), ("reason", "no such account at B"));
+
+        Assert.Equal(HttpStatusCode.OK, asked.StatusCode);
+        var confirmation = await asked.Content.ReadAsStringAsync();
+        Assert.Contains($"Refund 200.00 EUR to A/{alice}: the credit at B is voided first, then A is credited.", confirmation);
+        Assert.Contains("<dd id=\"reason\">no such account at B</dd>", confirmation);
+        Assert.Contains("<input type=\"hidden\" name=\"confirmed\" value=\"yes\">", confirmation);
+        Assert.Contains($"<a id=\"cancel\" href=\"{path}\">Cancel</a>", confirmation);
+        Assert.Equal(TransferStates.NeedsAttention, (await api.Transfers.GetFromJsonAsync<JsonElement>($"/transfers/{id}")).GetProperty("state").GetString());
+        Assert.Equal(before!.Length, (await api.Transfers.GetFromJsonAsync<JsonElement[]>($"/transfers/{id}/events"))!.Length);
+
+        var refund = await Post(olga, $"{path}/refund", FormTokenIn(confirmation), ("reason", "no such account at B"), ("confirmed", "yes"));
 
         Assert.Equal(HttpStatusCode.Redirect, refund.StatusCode);
         Assert.Equal(path, refund.Headers.Location?.ToString());
@@ -108,8 +168,11 @@ public sealed partial class Console_Specs(ApiSystem api) : IClassFixture<ApiSyst
         var refundEvent = events!.Single(e => e.GetProperty("type").GetString() == "RefundRequested").GetProperty("data");
         Assert.Equal(("olga", "no such account at B"), (refundEvent.GetProperty("operator").GetString(), refundEvent.GetProperty("reason").GetString()));
         var after = await Html(olga, path);
-        Assert.Contains("<dd>no such account at B</dd>", after);
+        Assert.Contains("Refund requested by <strong class=\"who\">olga</strong>: <q class=\"reason\">no such account at B</q>", after);
         Assert.DoesNotContain("/refund\"", after);
+        // A button that went stale: refused before confirming, and by the coordinator when confirmed.
+        Assert.Equal(HttpStatusCode.Conflict, (await Post(olga, $"{path}/refund", FormTokenIn(after), ("reason", "again"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await Post(olga, $"{path}/refund", FormTokenIn(after), ("reason", "again"), ("confirmed", "yes"))).StatusCode);
     }
 
     [Fact]
@@ -168,6 +231,9 @@ public sealed partial class Console_Specs(ApiSystem api) : IClassFixture<ApiSyst
 
     private static string Count(string overview, string state) =>
         Regex.Match(overview, $"<tr id=\"state-{state}\"><td[^>]*>{state}</td><td class=\"number\">(\\d+)</td>") is { Success: true } m ? m.Groups[1].Value : "absent";
+
+    private static string BalanceOf(string page, string side) =>
+        Regex.Match(page, $"<tr id=\"balance-{side}\">.*?<td class=\"number balance[^\"]*\">(?<balance>[^<]+)</td>") is { Success: true } m ? m.Groups["balance"].Value : "absent";
 
     [GeneratedRegex("<tr><td class=\"number\">(?<version>\\d+)</td><td>[^<]*</td><td>(?<type>[A-Za-z]+)</td>")]
     private static partial Regex EventRow();
