@@ -49,7 +49,7 @@ builder.Services.AddMassTransit(x =>
 builder.Services.AddApiAuthentication(builder.Configuration, builder.Environment);
 
 // The operator console's pages at /console: a cookie of their own, which the JSON API never accepts.
-builder.Services.AddConsole(builder.Environment);
+builder.Services.AddConsole(builder.Configuration, builder.Environment);
 
 // Problem details for every error; a flood gets 429, per caller.
 builder.Services.AddProblemDetails(Http.AddRetryAfter);
