@@ -141,8 +141,10 @@ internal sealed class Overviews(IDocumentStore store, ErrorQueueMetrics errorQue
         (long Finished, Latency? Latency) whole = (0, null);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var percentiles = reader.GetFieldValue<double[]>(2);
-            var row = (reader.GetInt64(1), (Latency?)new Latency(Math.Round(percentiles[0], 1), Math.Round(percentiles[1], 1), Math.Round(percentiles[2], 1)));
+            // No transfer ended in the window: the whole window's row has a count of 0 and no percentiles.
+            var latency = reader.IsDBNull(2) ? null : reader.GetFieldValue<double[]>(2) is var p
+                ? new Latency(Math.Round(p[0], 1), Math.Round(p[1], 1), Math.Round(p[2], 1)) : null;
+            var row = (reader.GetInt64(1), latency);
             if (reader.IsDBNull(0))
             {
                 whole = row;
