@@ -1,5 +1,9 @@
+using System.Text.Json;
+using Marten;
 using MassTransit;
 using Microsoft.Extensions.Options;
+using Saga.Components.Ledgers;
+using Saga.Components.Transfers;
 using Saga.Components.Security;
 using Saga.Contracts;
 
@@ -13,6 +17,7 @@ public static class AccountEndpoints
         var accounts = app.MapGroup("/ledgers/{ledger}/accounts").WithTags("Accounts");
         accounts.MapPost("", Open).RequireAuthorization(Roles.Operator);
         accounts.MapGet("/{accountId}", Get).RequireAuthorization(Roles.Transfers);
+        accounts.MapGet("/{accountId}/transfers", Transfers).RequireAuthorization(Roles.Transfers);
     }
 
     private static async Task<IResult> Open(string ledger, HttpRequest request, IScopedClientFactory clients, IOptions<ApiOptions> options)
@@ -76,4 +81,83 @@ public static class AccountEndpoints
             ? TypedResults.Ok(new AccountResponse(ledger, accountId, balance.Message.Balance, balance.Message.Owner))
             : Http.Problem(404, "No such account", $"ledger {ledger} has no account '{accountId}' you may see");
     }
+
+    /// <summary>
+    /// What the account's ledger did to it in each transfer, newest first, with each transfer's state now; for
+    /// the account's owner and operators, as <see cref="Get"/>.
+    /// </summary>
+    private static async Task<IResult> Transfers(string ledger, string accountId, string? take, string? before, HttpContext http, IScopedClientFactory clients,
+        IQuerySession session, IOptions<ApiOptions> options)
+    {
+        if (AccountValidation.UnknownLedger(ledger, options) is { } unknown)
+        {
+            return unknown;
+        }
+        var (page, invalid) = AccountValidation.Listing(accountId, take, before);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+        var answer = await AskTransfers(http, ledger, accountId, before, page, clients, session, options);
+        return answer.Outcome switch
+        {
+            AccountAnswer.Found => TypedResults.Ok(new AccountTransfersResponse(ledger, accountId, answer.Account!.Balance, answer.Account.Owner,
+                [.. answer.Account.Items.Select(t => new AccountTransferItem(t.TransferId, EntryName(t.Entry), t.Amount, t.At, t.Reason,
+                    answer.States!.TryGetValue(t.TransferId, out var state) ? state.CurrentState : null))],
+                answer.Account.Next)),
+            AccountAnswer.Refused => Http.Invalid(new() { ["request"] = [answer.Reason!] }),
+            AccountAnswer.NoAnswer => Http.NoAnswer($"Ledger {ledger}", "Nothing was changed; send the request again."),
+            _ => Http.Problem(404, "No such account", $"ledger {ledger} has no account '{accountId}' you may see"),
+        };
+    }
+
+    /// <summary>An entry as the API names it: debited, rolledBack, credited, refundCredited, creditVoided.</summary>
+    internal static string EntryName(AccountEntry entry) => JsonNamingPolicy.CamelCase.ConvertName(entry.ToString());
+
+    /// <summary>
+    /// Asks the account's ledger for a page of its transfers, as the caller may see them: an operator any
+    /// account's, anyone else only an account it owns (the ledger answers others as not found, and so does this).
+    /// Each transfer is joined with its state in the coordinator's view, read by id, and only when that
+    /// transfer is one of this account's: a caller who may see an account may see the transfers it took part in.
+    /// </summary>
+    internal static async Task<AccountTransfersAnswer> AskTransfers(HttpContext http, string ledger, string accountId, string? before, int take,
+        IScopedClientFactory clients, IQuerySession session, IOptions<ApiOptions> options)
+    {
+        var viewer = Ownership.IsOperator(http) ? null : Http.Caller(http);
+        Response<AccountTransfers, AccountNotFound, AccountTransfersRefused> response;
+        try
+        {
+            response = await clients.CreateRequestClient<ListAccountTransfers>(Queues.LedgerAccountsAddress(ledger))
+                .GetResponse<AccountTransfers, AccountNotFound, AccountTransfersRefused>(
+                    new ListAccountTransfers(ledger, accountId, viewer, before, take), http.RequestAborted, options.Value.RequestTimeout);
+        }
+        catch (RequestTimeoutException)
+        {
+            return new(AccountAnswer.NoAnswer);
+        }
+        if (response.Is(out Response<AccountTransfersRefused>? refused))
+        {
+            return new(AccountAnswer.Refused, Reason: refused.Message.Reason);
+        }
+        if (!response.Is(out Response<AccountTransfers>? found) || !Ownership.MaySeeAccount(http, found.Message.Owner))
+        {
+            return new(AccountAnswer.NotFound);
+        }
+        var account = new AccountRef(ledger, accountId);
+        var ids = found.Message.Items.Select(t => t.TransferId).Distinct().ToArray();
+        var states = ids.Length == 0 ? [] : await session.LoadManyAsync<TransferState>(http.RequestAborted, ids);
+        return new(AccountAnswer.Found, found.Message,
+            states.Where(s => s.From == account || s.To == account).ToDictionary(s => s.CorrelationId));
+    }
 }
+
+internal enum AccountAnswer
+{
+    Found,
+    NotFound,
+    Refused,
+    NoAnswer,
+}
+
+/// <summary>The ledger's answer; when found, the account's transfers' states by id (those of its transfers the coordinator knows).</summary>
+internal sealed record AccountTransfersAnswer(AccountAnswer Outcome, AccountTransfers? Account = null, IReadOnlyDictionary<Guid, TransferState>? States = null, string? Reason = null);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Saga.Components.Ledgers;
+using Saga.Contracts;
 
 namespace Saga.Api.Endpoints;
 
@@ -35,4 +36,27 @@ internal static class AccountValidation
 
     public static IResult? AccountId(string accountId) =>
         AccountIds.Error(accountId, "accountId") is { } idError ? Http.Invalid(new() { ["accountId"] = [idError] }) : null;
+
+    public const int DefaultTake = 20;
+
+    /// <summary>A page of an account's transfers: the id, <c>take</c> (1 to 100, by default 20) and a <c>before</c> cursor a previous page gave.</summary>
+    public static (int Take, IResult? Problem) Listing(string accountId, string? take, string? before)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (AccountIds.Error(accountId, "accountId") is { } idError)
+        {
+            errors["accountId"] = [idError];
+        }
+        var count = DefaultTake;
+        if (take is not null && (!int.TryParse(take, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out count)
+            || count is < 1 or > ListAccountTransfers.MaxTake))
+        {
+            errors["take"] = [$"take must be a whole number from 1 to {ListAccountTransfers.MaxTake}"];
+        }
+        if (before is not null && AccountTransfersCursor.Parse(before) is null)
+        {
+            errors["before"] = ["before must be the next cursor of a previous page, as it was given"];
+        }
+        return (count, errors.Count > 0 ? Http.Invalid(errors) : null);
+    }
 }

@@ -23,6 +23,7 @@ internal static class ConsoleEndpoints
         ConsoleOverview.Map(console);
         ConsoleTransferList.Map(console);
         ConsoleTransfer.Map(console);
+        ConsoleAccounts.Map(console);
     }
 
     /// <summary>Every console response: no script or style but the console's own, never framed, never sniffed.</summary>

@@ -99,6 +99,11 @@ public sealed class LedgerDatabase : IAsyncDisposable
             -- owners were kept has none, so nobody can debit it.
             alter table {_s}.accounts add column if not exists owner text;
             alter table {_s}.local_transactions add column if not exists initiator text;
+            -- An account's transfers, newest first, as index scans that stop at the page's end. Both tables
+            -- are written once a row (a local transaction's outcome is set in its insert's transaction, on
+            -- columns not indexed here, so that update may stay HOT): one more index entry per row.
+            create index if not exists local_transactions_by_account on {_s}.local_transactions (from_account, recorded_at, transfer_id);
+            create index if not exists credits_by_account on {_s}.credits (account_id, credited_at, transfer_id, purpose);
             """, cancellationToken);
         await tx.CommitAsync(cancellationToken);
     }
@@ -134,6 +139,54 @@ public sealed class LedgerDatabase : IAsyncDisposable
         command.Parameters.Add(new() { Value = accountId });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? (reader.GetDecimal(0), reader.IsDBNull(1) ? null : reader.GetString(1)) : null;
+    }
+
+    /// <summary>
+    /// What this ledger did to the account, newest first: its debits and rolled-back local transactions,
+    /// its credits, refunds and voided credits; at most <paramref name="take"/>, older than
+    /// <paramref name="before"/>. Ordered by (time, transfer id, source), so a cursor never skips nor repeats an
+    /// entry, however many share a time (a group commit records its whole batch at one). Each table is read
+    /// by its index on the account, from the cursor down, and stops after <paramref name="take"/> rows.
+    /// </summary>
+    public async Task<IReadOnlyList<(AccountTransfer Transfer, AccountTransfersCursor Position)>> AccountTransfers(
+        string accountId, AccountTransfersCursor? before, int take, CancellationToken cancellationToken)
+    {
+        // A local transaction sorts below a credit of the same time and transfer (source 0 against 1 + purpose).
+        var (debits, credits) = before switch
+        {
+            null => ("", ""),
+            { Source: AccountTransfersCursor.LocalTransaction } => ("and (recorded_at, transfer_id) < ($2, $3)", "and (credited_at, transfer_id, purpose) < ($2, $3, $4)"),
+            _ => ("and (recorded_at, transfer_id) <= ($2, $3)", "and (credited_at, transfer_id, purpose) < ($2, $3, $4)"),
+        };
+        await using var command = _dataSource.CreateCommand($"""
+            (select transfer_id, case when outcome = '{Committed}' then {(int)AccountEntry.Debited} else {(int)AccountEntry.RolledBack} end,
+                    amount, recorded_at, reason, 0::smallint as source
+             from {_s}.local_transactions where from_account = $1 {debits}
+             order by recorded_at desc, transfer_id desc limit $5)
+            union all
+            (select transfer_id, case when voided_at is not null then {(int)AccountEntry.CreditVoided}
+                                      when purpose = {(short)CreditPurpose.Refund} then {(int)AccountEntry.RefundCredited}
+                                      else {(int)AccountEntry.Credited} end,
+                    amount, credited_at, null, (1 + purpose)::smallint
+             from {_s}.credits where account_id = $1 {credits}
+             order by credited_at desc, transfer_id desc, purpose desc limit $5)
+            order by 4 desc, 1 desc, 6 desc limit $5
+            """);
+        command.Parameters.Add(new() { Value = accountId });
+        command.Parameters.Add(new() { Value = (before?.At ?? DateTimeOffset.UnixEpoch).UtcDateTime, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new() { Value = before?.TransferId ?? Guid.Empty });
+        command.Parameters.Add(new() { Value = (short)((before?.Source ?? 0) - 1) });
+        command.Parameters.Add(new() { Value = take });
+        var found = new List<(AccountTransfer, AccountTransfersCursor)>(take);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var at = new DateTimeOffset(reader.GetDateTime(3), TimeSpan.Zero);
+            var transferId = reader.GetGuid(0);
+            found.Add((new AccountTransfer(transferId, (AccountEntry)reader.GetInt32(1), reader.IsDBNull(2) ? 0m : reader.GetDecimal(2), at,
+                reader.IsDBNull(4) ? null : reader.GetString(4)), new AccountTransfersCursor(at, transferId, reader.GetInt16(5))));
+        }
+        return found;
     }
 
     public async Task<decimal?> Balance(string accountId, CancellationToken cancellationToken) =>

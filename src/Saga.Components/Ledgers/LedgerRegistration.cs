@@ -60,6 +60,7 @@ public static class LedgerRegistration
         x.AddConsumer<VoidCreditConsumer>().Endpoint(e => Own(e, transfers));
         x.AddConsumer<OpenAccountConsumer>().Endpoint(e => Own(e, accounts));
         x.AddConsumer<GetAccountConsumer>().Endpoint(e => Own(e, accounts));
+        x.AddConsumer<ListAccountTransfersConsumer>().Endpoint(e => Own(e, accounts));
     }
 
     private static void Own(IEndpointRegistrationConfigurator endpoint, string queue)
