@@ -49,7 +49,8 @@ internal sealed class ConsolePages(HttpContext http)
             .Append($"<link rel=\"icon\" href=\"{ConsoleEndpoints.Assets}/favicon.svg\" type=\"image/svg+xml\">")
             .Append($"<link rel=\"stylesheet\" href=\"{ConsoleEndpoints.Assets}/console.css\"></head><body>")
             .Append("<header><nav aria-label=\"Console\">")
-            .Append($"<a class=\"brand\" href=\"{ConsoleEndpoints.Root}\">Saga console</a>");
+            .Append($"<a class=\"brand\" href=\"{ConsoleEndpoints.Root}\">Saga console</a>")
+            .Append($"<a href=\"{ConsoleEndpoints.Root}/transfers\">Transfers</a>");
         if (http.User.Identity is { IsAuthenticated: true, AuthenticationType: ConsoleAuthentication.Scheme })
         {
             var roles = string.Join(", ", new[] { Roles.Operator, Roles.Transfers }.Where(http.User.IsInRole));
