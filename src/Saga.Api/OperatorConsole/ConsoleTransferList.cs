@@ -250,20 +250,20 @@ internal static class ConsoleTransferList
     {
         var html = new StringBuilder();
         html.Append($"<div class=\"finders\"><form method=\"get\" action=\"{Root}/transfers\" class=\"filters\" id=\"filters\" aria-label=\"Filter the list\">")
-            .Append("<label for=\"state\">State</label><select id=\"state\" name=\"state\"><option value=\"\">Every state, needing attention first</option>");
+            .Append("<span class=\"field\"><label for=\"state\">State</label><select id=\"state\" name=\"state\"><option value=\"\">Every state, needing attention first</option>");
         foreach (var state in TransferStates.All)
         {
             html.Append($"<option value=\"{E(state)}\"{(state == filter.State ? " selected" : "")}>{E(state)}</option>");
         }
-        html.Append("</select><label for=\"within\">Changed within</label><select id=\"within\" name=\"within\"><option value=\"\">any time</option>");
+        html.Append("</select></span><span class=\"field\"><label for=\"within\">Changed within</label><select id=\"within\" name=\"within\"><option value=\"\">any time</option>");
         foreach (var (value, label, _) in Presets)
         {
             html.Append($"<option value=\"{E(value)}\"{(value == filter.Within ? " selected" : "")}>{E(label)}</option>");
         }
-        html.Append("</select>")
-            .Append($"<label for=\"from\">or changed from (UTC)</label><input type=\"datetime-local\" id=\"from\" name=\"from\" step=\"1\" value=\"{(filter.From is { } f ? E(LocalInput(f)) : "")}\">")
-            .Append($"<label for=\"to\">until before (UTC)</label><input type=\"datetime-local\" id=\"to\" name=\"to\" step=\"1\" value=\"{(filter.To is { } t ? E(LocalInput(t)) : "")}\">")
-            .Append($"<label for=\"take\">Per page</label><input type=\"number\" id=\"take\" name=\"take\" min=\"1\" max=\"{MaxTake}\" value=\"{filter.Take}\">")
+        html.Append("</select></span>")
+            .Append($"<span class=\"field\"><label for=\"from\">or changed from (UTC)</label><input type=\"datetime-local\" id=\"from\" name=\"from\" step=\"1\" value=\"{(filter.From is { } f ? E(LocalInput(f)) : "")}\"></span>")
+            .Append($"<span class=\"field\"><label for=\"to\">until before (UTC)</label><input type=\"datetime-local\" id=\"to\" name=\"to\" step=\"1\" value=\"{(filter.To is { } t ? E(LocalInput(t)) : "")}\"></span>")
+            .Append($"<span class=\"field\"><label for=\"take\">Per page</label><input type=\"number\" id=\"take\" name=\"take\" min=\"1\" max=\"{MaxTake}\" value=\"{filter.Take}\"></span>")
             .Append($"<button type=\"submit\">Show</button><a href=\"{Root}/transfers\">Clear</a></form>");
 
         html.Append($"<form method=\"get\" action=\"{Root}/transfers\" class=\"filters\" role=\"search\" aria-label=\"Find a transfer by id\">")
