@@ -135,13 +135,13 @@ public static class TransferEndpoints
     /// </summary>
     private static async Task<IResult> List(HttpRequest request, IQuerySession session, CancellationToken cancellationToken)
     {
-        if (TransferValidation.Listing(request.Query, out var state, out var take, out var before) is { } invalid)
+        if (TransferValidation.Listing(request.Query, out var state, out var take, out var after) is { } invalid)
         {
             return invalid;
         }
         var initiator = Ownership.IsOperator(request.HttpContext) ? null : Http.Caller(request.HttpContext);
-        var page = await TransferViews.InState(session, state, initiator, before, take, cancellationToken);
-        var next = page.Count == take ? TransferCursor.At(page[^1].UpdatedAt) : null;
+        var page = await TransferViews.Page(session, new TransferFilter(State: state, Initiator: initiator), after, take, cancellationToken);
+        var next = page.Count == take ? TransferCursor.At(new TransferPosition(page[^1].UpdatedAt, page[^1].TransferId)) : null;
         return TypedResults.Ok(new TransferPage(page.Select(ToResponse).ToList(), next));
     }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Saga.Components.EventStore;
 using Saga.Components.Ledgers;
 using Saga.Contracts;
 
@@ -48,9 +49,9 @@ internal static class TransferValidation
     /// <summary>
     /// A listing's query, each parameter at most once and none unknown (names are case-sensitive, as in bodies):
     /// <c>state</c> (required), <c>limit</c> (digits, 1 to 200, <see cref="DefaultLimit"/> when absent) and
-    /// <c>after</c>, whose time is <paramref name="before"/>.
+    /// <c>after</c>, the cursor whose position is <paramref name="after"/>.
     /// </summary>
-    public static IResult? Listing(IQueryCollection query, out string state, out int limit, out DateTimeOffset? before)
+    public static IResult? Listing(IQueryCollection query, out string state, out int limit, out TransferPosition? after)
     {
         var errors = new Dictionary<string, string[]>();
         string[] parameters = ["state", "limit", "after"];
@@ -78,11 +79,11 @@ internal static class TransferValidation
         {
             errors["limit"] = ["limit must be a whole number from 1 to 200"];
         }
-        before = null;
-        if (!errors.ContainsKey("after") && Single("after") is { } after)
+        after = null;
+        if (!errors.ContainsKey("after") && Single("after") is { } cursor)
         {
-            before = TransferCursor.Parse(after);
-            if (before is null)
+            after = TransferCursor.Parse(cursor);
+            if (after is null)
             {
                 errors["after"] = ["after is not a cursor this Api returned"];
             }

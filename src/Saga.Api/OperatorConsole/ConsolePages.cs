@@ -49,10 +49,11 @@ internal sealed class ConsolePages(HttpContext http)
             .Append($"<link rel=\"icon\" href=\"{ConsoleEndpoints.Assets}/favicon.svg\" type=\"image/svg+xml\">")
             .Append($"<link rel=\"stylesheet\" href=\"{ConsoleEndpoints.Assets}/console.css\"></head><body>")
             .Append("<header><nav aria-label=\"Console\">")
-            .Append($"<a class=\"brand\" href=\"{ConsoleEndpoints.Root}\">Saga console</a>")
-            .Append($"<a href=\"{ConsoleEndpoints.Root}/accounts\">Accounts</a>");
+            .Append($"<a class=\"brand\" href=\"{ConsoleEndpoints.Root}\">Saga console</a>");
         if (http.User.Identity is { IsAuthenticated: true, AuthenticationType: ConsoleAuthentication.Scheme })
         {
+            _html.Append($"<a href=\"{ConsoleEndpoints.Root}/transfers\">Transfers</a>")
+                .Append($"<a href=\"{ConsoleEndpoints.Root}/accounts\">Accounts</a>");
             var roles = string.Join(", ", new[] { Roles.Operator, Roles.Transfers }.Where(http.User.IsInRole));
             _html.Append($"<span class=\"who\">{E(http.User.FindFirst(JwtRegisteredClaimNames.Sub)?.Value)} ({E(roles)})</span>");
             Form(ConsoleEndpoints.Root + "/sign-out", "<button type=\"submit\">Sign out</button>", "inline");
