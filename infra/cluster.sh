@@ -95,9 +95,14 @@ env_lines() {
   echo "RabbitMq__QuorumQueues=true"
 }
 
+# The Erlang VM answers, whether or not RabbitMQ runs in it.
+alive() { ctl "$1" ping >/dev/null 2>&1; }
+
 down() {
   for ((n = Cluster__Nodes; n >= 1; n--)); do
-    if running "$n"; then ctl "$n" stop >/dev/null && say "$(name "$n") stopped"; fi
+    # The last node is left a minority of one and pauses (pause_minority): its VM lives on without RabbitMQ,
+    # holding its ports, and the next start fails with dist_port_already_used. Stop the VM, not the app.
+    if alive "$n"; then ctl "$n" stop >/dev/null && say "$(name "$n") stopped"; fi
   done
 }
 
