@@ -5,7 +5,8 @@
 #   cluster.sh down     stops the three nodes (data stays)
 #   cluster.sh status   one line per node: name, AMQP port, running or not, cluster members it sees
 #   cluster.sh node N start|stop|kill     one node, for chaos: kill is kill -9 of its Erlang VM
-#   cluster.sh env      the hosts' configuration for the cluster (RabbitMq__Nodes, RabbitMq__ManagementPort)
+#   cluster.sh env      the hosts' configuration for the cluster (RabbitMq__Nodes, RabbitMq__ManagementPort,
+#                       RabbitMq__QuorumQueues)
 # Each node is Debian's rabbitmq-server with its own node name, ports, data and log directories, and the
 # machine's one Erlang cookie (/var/lib/rabbitmq/.erlang.cookie). Ports: AMQP 5701..5703, management
 # 15701..15703, Erlang distribution 25701..25703. On real machines the same settings apply one node each.
@@ -90,11 +91,18 @@ env_lines() {
   for ((n = 1; n <= Cluster__Nodes; n++)); do nodes+=("$RabbitMq__Host:$(amqp_port "$n")"); done
   echo "RabbitMq__Nodes=$(IFS=,; echo "${nodes[*]}")"
   echo "RabbitMq__ManagementPort=$(mgmt_port 1)"
+  # Replicated to every node: a queue survives the loss of any one of three.
+  echo "RabbitMq__QuorumQueues=true"
 }
+
+# The Erlang VM answers, whether or not RabbitMQ runs in it.
+alive() { ctl "$1" ping >/dev/null 2>&1; }
 
 down() {
   for ((n = Cluster__Nodes; n >= 1; n--)); do
-    if running "$n"; then ctl "$n" stop >/dev/null && say "$(name "$n") stopped"; fi
+    # The last node is left a minority of one and pauses (pause_minority): its VM lives on without RabbitMQ,
+    # holding its ports, and the next start fails with dist_port_already_used. Stop the VM, not the app.
+    if alive "$n"; then ctl "$n" stop >/dev/null && say "$(name "$n") stopped"; fi
   done
 }
 

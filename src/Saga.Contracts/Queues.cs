@@ -1,6 +1,11 @@
 namespace Saga.Contracts;
 
-/// <summary>The system's address book: every host, client and test takes its queue names from here.</summary>
+/// <summary>
+/// The system's address book: every host, client and test takes its queue names from here. The addresses
+/// are the queues' exchanges: a MassTransit sender to "queue:{name}" would declare the queue itself, without
+/// the arguments a quorum queue is declared with, and the broker refuses that. Who sends to one of these
+/// queues declares it once, with its arguments, and binds it to its exchange (DestinationQueues).
+/// </summary>
 public static class Queues
 {
     /// <summary>The coordinator's transfer saga: half messages, commits, check-back answers, credits confirmed, repairs.</summary>
@@ -47,5 +52,11 @@ public static class Queues
 
     public static Uri LedgerAccountsAddress(string ledgerId) => Address(LedgerAccounts(ledgerId));
 
-    private static Uri Address(string queue) => new($"queue:{queue}");
+    /// <summary>Whether <paramref name="name"/> is one of the queues named here (not an error queue, not a bus's own).</summary>
+    public static bool IsEndpoint(string name) =>
+        name is Coordinator or HalfMessages or Repairs or Scheduler || LedgerQueue.IsMatch(name);
+
+    private static readonly System.Text.RegularExpressions.Regex LedgerQueue = new("^ledger-[a-z0-9]+(-accounts)?$");
+
+    private static Uri Address(string queue) => new($"exchange:{queue}");
 }

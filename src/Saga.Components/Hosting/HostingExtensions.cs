@@ -42,8 +42,8 @@ public static class HostingExtensions
 
     /// <summary>
     /// The broker, from the "RabbitMq" section: durable queues and persistent messages (MassTransit's
-    /// defaults), publisher confirms, every message signed with the host's broker user (<see cref="SignAs"/>), scheduling through <see cref="Queues.SchedulerAddress"/>, and quorum
-    /// queues when configured; a <see cref="ConsumerWatchdog"/> stops the host if an endpoint loses its consumer, a
+    /// defaults), publisher confirms, every message signed with the host's broker user (<see cref="SignAs"/>), scheduling through <see cref="Queues.SchedulerAddress"/>, every send mandatory and its
+    /// queue declared by the sender (<see cref="DestinationQueues"/>), and quorum queues when configured; a <see cref="ConsumerWatchdog"/> stops the host if an endpoint loses its consumer, a
     /// <see cref="StuckSendWatchdog"/> if a send never gets its confirm; no usage telemetry.
     /// </summary>
     public static void UsingSagaRabbitMq(this IBusRegistrationConfigurator x, IConfiguration configuration,
@@ -88,6 +88,8 @@ public static class HostingExtensions
             // Every message signed with this host's broker user, which the broker checks: who sent a commit or a
             // confirmation (SentBy) is then known to the coordinator, never taken on a message's word.
             SignAs.Everything(cfg, options.Username);
+            // Sends go to exchanges (Queues): the queue behind each declared by its sender with its arguments, and every send mandatory.
+            DestinationQueues.Everything(cfg, new DestinationQueues(options));
             cfg.PrefetchCount = options.PrefetchCount;
             cfg.UseMessageScheduler(Queues.SchedulerAddress);
             configure?.Invoke(context, cfg);

@@ -37,8 +37,12 @@ public sealed class RabbitMqOptions
         Nodes?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is { Length: > 0 } nodes ? nodes : [$"{Host}:{Port}"];
 
     /// <summary>
-    /// The arguments every endpoint's queue is declared with, by MassTransit and by anything declaring it ahead:
-    /// the broker refuses a second declaration that differs.
+    /// The arguments every endpoint's queue is declared with, by MassTransit (its error and skipped queues copy
+    /// them), by its senders (<see cref="DestinationQueues"/>) and by the ledger (<see cref="Ledgers.LedgerQueueDeclaration"/>):
+    /// the broker refuses a second declaration that differs. A quorum queue is replicated to every node of the
+    /// cluster (RabbitMQ's default group size: three here, so it takes two to accept a message), and has no delivery limit:
+    /// MassTransit moves what a consumer fails on to the error queue itself, so only a message that crashes its
+    /// host comes back again and again, and that is better seen than dropped or dead-lettered away.
     /// </summary>
     public Dictionary<string, object?>? QueueArguments() => QuorumQueues ? new() { ["x-queue-type"] = "quorum" } : null;
 
@@ -52,9 +56,12 @@ public sealed class RabbitMqOptions
         {
             return;
         }
-        if (QueueArguments() is not null)
+        if (QueueArguments() is { } arguments)
         {
-            rabbit.SetQuorumQueue();
+            foreach (var (name, value) in arguments)
+            {
+                rabbit.SetQueueArgument(name, value);
+            }
         }
         MoveUnsigned.Configure(rabbit);
     }

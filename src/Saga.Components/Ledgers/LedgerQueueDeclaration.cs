@@ -8,8 +8,8 @@ namespace Saga.Components.Ledgers;
 /// <summary>
 /// Declares the ledger's transfer queue before its bus starts, as MassTransit would, but without the
 /// binding from the same-named exchange: declaring needs only configure permission, binding needs write,
-/// and write on "ledger-{id}" would let the ledger publish into its own queue. The coordinator's first
-/// send declares the exchange and the binding.
+/// and write on "ledger-{id}" would let the ledger publish into its own queue. The coordinator declares
+/// the exchange and the binding before its first send there (<see cref="Hosting.DestinationQueues"/>).
 /// </summary>
 public sealed class LedgerQueueDeclaration(LedgerQueueDeclaration.Queue queue, IOptions<RabbitMqOptions> rabbit) : IHostedService
 {
