@@ -67,19 +67,28 @@ public static class AccountEndpoints
         {
             return invalid;
         }
-        Response<AccountBalance, AccountNotFound> response;
+        AccountBalance? balance;
         try
         {
-            response = await clients.CreateRequestClient<GetAccount>(Queues.LedgerAccountsAddress(ledger)).GetResponse<AccountBalance, AccountNotFound>(
-                new GetAccount(ledger, accountId), cancellationToken, options.Value.RequestTimeout);
+            balance = await AskBalance(ledger, accountId, clients, options.Value.RequestTimeout, cancellationToken);
         }
         catch (RequestTimeoutException)
         {
             return Http.NoAnswer($"Ledger {ledger}", "Nothing was changed; send the request again.");
         }
-        return response.Is(out Response<AccountBalance>? balance) && Ownership.MaySeeAccount(http, balance.Message.Owner)
-            ? TypedResults.Ok(new AccountResponse(ledger, accountId, balance.Message.Balance, balance.Message.Owner))
+        return balance is not null && Ownership.MaySeeAccount(http, balance.Owner)
+            ? TypedResults.Ok(new AccountResponse(ledger, accountId, balance.Balance, balance.Owner))
             : Http.Problem(404, "No such account", $"ledger {ledger} has no account '{accountId}' you may see");
+    }
+
+    /// <summary>The account's balance and owner as its ledger answers, or null if it has no such account; whether the caller may see it is the caller's to check.</summary>
+    /// <exception cref="RequestTimeoutException">The ledger did not answer within <paramref name="timeout"/>.</exception>
+    internal static async Task<AccountBalance?> AskBalance(string ledger, string accountId, IScopedClientFactory clients, TimeSpan timeout,
+        CancellationToken cancellationToken)
+    {
+        var response = await clients.CreateRequestClient<GetAccount>(Queues.LedgerAccountsAddress(ledger)).GetResponse<AccountBalance, AccountNotFound>(
+            new GetAccount(ledger, accountId), cancellationToken, timeout);
+        return response.Is(out Response<AccountBalance>? balance) ? balance.Message : null;
     }
 
     /// <summary>

@@ -203,7 +203,7 @@ internal static class ConsoleTransfer
     };
 
     private static string AccountLink(AccountRef account) =>
-        $"<a href=\"{Root}/accounts/{E(Uri.EscapeDataString(account.Ledger))}/{E(Uri.EscapeDataString(account.AccountId))}\">{E(account.ToString())}</a>";
+        $"<a href=\"{E(ConsoleAccounts.PathOf(account.Ledger, account.AccountId))}\">{E(account.ToString())}</a>";
 
     /// <summary>
     /// The account's balance cell, asked of its ledger as the accounts endpoint does: only an operator or the
@@ -216,19 +216,18 @@ internal static class ConsoleTransfer
         {
             return $"{missing}not a ledger of this system</td>";
         }
-        Response<AccountBalance, AccountNotFound> response;
+        AccountBalance? balance;
         try
         {
-            response = await clients.CreateRequestClient<GetAccount>(Queues.LedgerAccountsAddress(account.Ledger)).GetResponse<AccountBalance, AccountNotFound>(
-                new GetAccount(account.Ledger, account.AccountId), http.RequestAborted, options.RequestTimeout);
+            balance = await AccountEndpoints.AskBalance(account.Ledger, account.AccountId, clients, options.RequestTimeout, http.RequestAborted);
         }
         catch (RequestTimeoutException)
         {
             return $"{missing}ledger did not answer</td>";
         }
-        if (response.Is(out Response<AccountBalance>? balance) && Ownership.MaySeeAccount(http, balance.Message.Owner))
+        if (balance is not null && Ownership.MaySeeAccount(http, balance.Owner))
         {
-            return $"<td class=\"number balance\">{Amount(balance.Message.Balance)}</td>";
+            return $"<td class=\"number balance\">{Amount(balance.Balance)}</td>";
         }
         return Ownership.IsOperator(http) ? $"{missing}no such account</td>" : $"{missing}no account you may see</td>";
     }

@@ -232,7 +232,7 @@ internal static class ConsoleTransferList
     }
 
     private static string AccountPath(AccountRef account) =>
-        $"{Root}/accounts/{Uri.EscapeDataString(account.Ledger)}/{Uri.EscapeDataString(account.AccountId)}";
+        ConsoleAccounts.PathOf(account.Ledger, account.AccountId);
 
     /// <summary>A 400 page naming each field that was not understood; nothing was looked up.</summary>
     private static IResult Refused(HttpContext http, Dictionary<string, string> problems)
