@@ -36,6 +36,21 @@ public sealed class LedgerDatabase_Specs : IAsyncLifetime
         new(id ?? Guid.NewGuid(), new AccountRef(_id, from), new AccountRef("B", "bob"), amount, "EUR", Initiator: from);
 
     [Fact]
+    public async Task An_instance_starting_beside_a_busy_one_finds_the_schema_in_place_and_waits_on_no_lock()
+    {
+        await using var busy = await _dataSource.OpenConnectionAsync();
+        await using var credit = await busy.BeginTransactionAsync();
+        // What a running instance's credit holds until it commits; ALTER TABLE would wait for it, and deadlock with it.
+        await using (var hold = new NpgsqlCommand($"lock table ledger_{_id}.accounts, ledger_{_id}.credits in row exclusive mode", busy, credit))
+        {
+            await hold.ExecuteNonQueryAsync();
+        }
+
+        await using var another = new LedgerDatabase(_dataSource, Options.Create(new LedgerOptions { Id = _id }));
+        await another.Migrate().WaitAsync(TimeSpan.FromSeconds(60));
+    }
+
+    [Fact]
     public async Task Opening_an_account_twice_is_idempotent_and_reports_the_first_opening_balance_and_owner()
     {
         Assert.Equal(new(100m, 100m, "alice", true), await _ledger.Open("alice", 100m, "alice", default));
