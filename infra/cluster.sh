@@ -5,6 +5,9 @@
 #   cluster.sh down     stops the three nodes (data stays)
 #   cluster.sh status   one line per node: name, AMQP port, running or not, cluster members it sees
 #   cluster.sh node N start|stop|kill     one node, for chaos: kill is kill -9 of its Erlang VM
+#   cluster.sh node N partition|heal      cut one node off from the others' Erlang distribution (iptables), or
+#                       mend it; clients still reach its AMQP port, as when a network splits between brokers
+#   cluster.sh leaders  one line per queue of the vhost: name, type, leader (or the node of a classic queue), members
 #   cluster.sh env      the hosts' configuration for the cluster (RabbitMq__Nodes, RabbitMq__ManagementPort,
 #                       RabbitMq__QuorumQueues)
 # Each node is Debian's rabbitmq-server with its own node name, ports, data and log directories, and the
@@ -42,17 +45,60 @@ management.tcp.port = $(mgmt_port "$n")
 loopback_users = none
 # A partitioned minority pauses instead of accepting writes the majority never sees.
 cluster_partition_handling = pause_minority
+# A silent peer counts as down after about this many seconds (default 60): the minority pauses, and its
+# clients fail over, that much sooner. Below 10 s a loaded machine risks false partitions.
+net_ticktime = 15
 EOF
   echo '[rabbitmq_management].' > "$dir/enabled_plugins"
   chown -R rabbitmq:rabbitmq "$dir" "$logs/saga-$n"
   say "starting $(name "$n") (AMQP $(amqp_port "$n"), management $(mgmt_port "$n"))"
+  # In a control group of its own, so a partition can tell this node's packets from the others' (all run as rabbitmq).
   # su keeps the environment: each node reads its own names, ports and directories from it.
+  (own_cgroup "$n"
   RABBITMQ_NODENAME=$(name "$n") RABBITMQ_NODE_PORT=$(amqp_port "$n") RABBITMQ_DIST_PORT=$(dist_port "$n") \
   RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf" RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" \
   RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$logs/saga-$n" RABBITMQ_PID_FILE="$dir/pid" \
-    su rabbitmq -s /bin/sh -c "cd /var/lib/rabbitmq && HOME=/var/lib/rabbitmq nohup /usr/lib/rabbitmq/bin/rabbitmq-server > '$logs/saga-$n/startup.log' 2>&1 &"
+    su rabbitmq -s /bin/sh -c "cd /var/lib/rabbitmq && HOME=/var/lib/rabbitmq nohup /usr/lib/rabbitmq/bin/rabbitmq-server > '$logs/saga-$n/startup.log' 2>&1 &")
   ctl "$n" wait --timeout 90 "$dir/pid" >/dev/null 2>&1 || fail "$(name "$n") did not start (see $logs/saga-$n/)"
   ctl "$n" await_startup --timeout 90 >/dev/null || fail "$(name "$n") did not finish starting (see $logs/saga-$n/)"
+}
+
+# cgroup v2, where iptables' cgroup match looks; none on a machine without it (partition then cannot run).
+cgroups() { if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo /sys/fs/cgroup; elif [ -d /sys/fs/cgroup/unified ]; then echo /sys/fs/cgroup/unified; fi; }
+cgroup_name() { echo "saga-rabbitmq-$1"; }
+own_cgroup() {
+  local root; root=$(cgroups)
+  [ -n "$root" ] || return 0
+  mkdir -p "$root/$(cgroup_name "$1")" && echo "$BASHPID" > "$root/$(cgroup_name "$1")/cgroup.procs"
+}
+
+# Drops the node's Erlang distribution traffic both ways: what it sends to any node's distribution port, what
+# it answers from its own, and what others send to it. Tagged, so heal removes exactly these rules.
+partition_rules() { # node
+  local n=$1 first last own; first=$(dist_port 1); last=$(dist_port "$Cluster__Nodes"); own=$(dist_port "$n")
+  local tag=(-m comment --comment "saga-partition-$n") mine=(-m cgroup --path "$(cgroup_name "$n")")
+  echo "OUTPUT -p tcp ${mine[*]} --dport $first:$last ${tag[*]} -j DROP"
+  echo "OUTPUT -p tcp ${mine[*]} --sport $own ${tag[*]} -j DROP"
+  echo "OUTPUT -p tcp --dport $own ${tag[*]} -j DROP"
+}
+partition() {
+  command -v iptables >/dev/null || fail "partition needs iptables (apt-get install iptables)"
+  [ -n "$(cgroups)" ] || fail "partition needs cgroup v2 (the node's packets are told apart by their control group)"
+  local rule
+  heal "$1"
+  while read -r rule; do
+    # shellcheck disable=SC2086
+    iptables -A $rule || fail "iptables -A $rule"
+  done < <(partition_rules "$1")
+  say "$(name "$1") cut off from the other nodes"
+}
+heal() {
+  command -v iptables >/dev/null || return 0
+  local rule
+  while read -r rule; do
+    # shellcheck disable=SC2086
+    while iptables -D $rule 2>/dev/null; do :; done
+  done < <(partition_rules "$1")
 }
 
 members() { ctl "$1" cluster_status --formatter json 2>/dev/null | python3 -c 'import json,sys; print(" ".join(sorted(json.load(sys.stdin)["running_nodes"])))'; }
@@ -70,6 +116,8 @@ join() {
 
 up() {
   command -v rabbitmqctl >/dev/null || fail "rabbitmq-server is not installed: run infra/up.sh first"
+  # A partition left behind by an interrupted chaos run would keep a node paused.
+  for ((n = 1; n <= Cluster__Nodes; n++)); do heal "$n"; done
   for ((n = 1; n <= Cluster__Nodes; n++)); do start_node "$n"; done
   for ((n = 2; n <= Cluster__Nodes; n++)); do join "$n"; done
   # Users, vhosts and permissions are cluster-wide: made once, through the first node.
@@ -99,6 +147,7 @@ env_lines() {
 alive() { ctl "$1" ping >/dev/null 2>&1; }
 
 down() {
+  for ((n = 1; n <= Cluster__Nodes; n++)); do heal "$n"; done
   for ((n = Cluster__Nodes; n >= 1; n--)); do
     # The last node is left a minority of one and pauses (pause_minority): its VM lives on without RabbitMQ,
     # holding its ports, and the next start fails with dist_port_already_used. Stop the VM, not the app.
@@ -118,15 +167,29 @@ node() {
     start) start_node "$n" ;;
     stop) ctl "$n" stop >/dev/null ;;
     kill) pid=$(cat "$base/saga-$n/pid" 2>/dev/null) && kill -9 "$pid" ;;
-    *) fail "node N start|stop|kill" ;;
+    partition) partition "$n" ;;
+    heal) heal "$n"; say "$(name "$n") reaches the other nodes again" ;;
+    *) fail "node N start|stop|kill|partition|heal" ;;
   esac
+}
+
+# Asked of the first node that answers: any running member knows every queue's leader.
+leaders() {
+  local n
+  for ((n = 1; n <= Cluster__Nodes; n++)); do
+    if running "$n"; then
+      ctl "$n" list_queues -p "$RabbitMq__VirtualHost" --no-table-headers name type leader members 2>/dev/null && return 0
+    fi
+  done
+  fail "no node answers"
 }
 
 case "${1:-}" in
   up) up ;;
+  leaders) leaders ;;
   down) down ;;
   status) status ;;
   env) env_lines ;;
   node) node "${2:?node number}" "${3:?start|stop|kill}" ;;
-  *) sed -n '2,9p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,12p' "$0" >&2; exit 2 ;;
 esac

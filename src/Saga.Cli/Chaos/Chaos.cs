@@ -6,14 +6,15 @@ using Spectre.Console;
 
 namespace Saga.Cli;
 
-/// <summary>chaos [--short] [--seed N] [--coordinators N] [--ledger-instances M] [--apis K]</summary>
-public sealed record ChaosOptions(bool Short, int Seed, int Coordinators, int LedgerInstances, int Apis)
+/// <summary>chaos [--short] [--cluster] [--seed N] [--coordinators N] [--ledger-instances M] [--apis K]</summary>
+public sealed record ChaosOptions(bool Short, int Seed, int Coordinators, int LedgerInstances, int Apis, bool Cluster = false)
 {
     public static ChaosOptions Parse(string[] args)
     {
         int Value(string name, int fallback) =>
             Array.IndexOf(args, name) is >= 0 and var i && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-        return new(args.Contains("--short"), Value("--seed", Random.Shared.Next()), Value("--coordinators", 2), Value("--ledger-instances", 2), Value("--apis", 2));
+        return new(args.Contains("--short"), Value("--seed", Random.Shared.Next()), Value("--coordinators", 2), Value("--ledger-instances", 2), Value("--apis", 2),
+            args.Contains("--cluster"));
     }
 }
 
@@ -69,9 +70,10 @@ public static class Chaos
             coordinator: new() { ["TransferSaga__CreditResendTimeout"] = CreditResendTimeout, ["TransferSaga__MaxCreditSends"] = $"{MaxCreditSends}" },
             ledgerA: ledger,
             ledgerB: new(ledger) { ["Ledger__FaultInjection__Enabled"] = "true" },
-            instances: new Instances(chaos.Coordinators, chaos.LedgerInstances, chaos.Apis));
+            instances: new Instances(chaos.Coordinators, chaos.LedgerInstances, chaos.Apis),
+            broker: chaos.Cluster ? Broker.Cluster : Broker.Single);
         AnsiConsole.MarkupLineInterpolated(
-            $"chaos: seed {chaos.Seed}; {system.Coordinators.Count} coordinator(s), {system.LedgersA.Count} of ledger A, {system.LedgersB.Count} of ledger B, {system.Apis.Count} Api(s); {options.Rate:0} transfers/s");
+            $"chaos: seed {chaos.Seed}; {system.Coordinators.Count} coordinator(s), {system.LedgersA.Count} of ledger A, {system.LedgersB.Count} of ledger B, {system.Apis.Count} Api(s); {options.Rate:0} transfers/s; {(chaos.Cluster ? $"a {BrokerNodes.Count}-node RabbitMQ cluster with quorum queues" : "one RabbitMQ node")}");
         AnsiConsole.MarkupLineInterpolated(
             $"[grey]credit resent after {CreditResendTimeout}, doubling, NeedsAttention after {MaxCreditSends} sends; B redelivers a failing credit after {string.Join(", ", CreditRedelivery)}[/]");
         await system.Start(s => AnsiConsole.MarkupLineInterpolated($"[grey]{s}[/]"), cancellationToken);
@@ -126,6 +128,43 @@ public static class Chaos
         {
             await Chaos.Service(command);
             return ($"{name} restarted", DateTimeOffset.UtcNow);
+        }
+
+        var nodes = new BrokerNodes(system.Root);
+        string[] ours = [Queues.HalfMessages, Queues.Coordinator, Queues.Repairs, Queues.Scheduler, Queues.Ledger("A"), Queues.Ledger("B")];
+
+        // The node stays down a while under load: its quorum queues elect leaders among the other two, its clients reconnect to them.
+        async Task<(string, DateTimeOffset)> KillNode(CancellationToken stop)
+        {
+            var node = random.Next(1, BrokerNodes.Count + 1);
+            var down = TimeSpan.FromSeconds(random.Next(quick ? 5 : 5, quick ? 10 : 20));
+            await nodes.Kill(node, stop);
+            await Task.Delay(down, stop);
+            var restart = Stopwatch.GetTimestamp();
+            await nodes.Start(node, stop);
+            return ($"kill -9 {BrokerNodes.Name(node)}, down {down.TotalSeconds:0} s, running again {Stopwatch.GetElapsedTime(restart).TotalSeconds:0.0} s after its start; " +
+                    await nodes.LeadersInOneLine(ours, stop), DateTimeOffset.UtcNow);
+        }
+
+        // Longer than the nodes' net_ticktime (15 s, infra/cluster.sh), so the cut-off node finds itself a minority and pauses.
+        async Task<(string, DateTimeOffset)> PartitionNode(CancellationToken stop)
+        {
+            var node = random.Next(1, BrokerNodes.Count + 1);
+            var cut = TimeSpan.FromSeconds(random.Next(quick ? 25 : 25, quick ? 30 : 45));
+            await nodes.Partition(node, stop);
+            try
+            {
+                await Task.Delay(cut, stop);
+            }
+            finally
+            {
+                await nodes.Heal(node, CancellationToken.None);
+            }
+            var healed = Stopwatch.GetTimestamp();
+            var back = await nodes.AllRunning(TimeSpan.FromSeconds(90), stop);
+            return ($"{BrokerNodes.Name(node)} cut off from the other nodes for {cut.TotalSeconds:0} s, then healed; " +
+                    (back ? $"all {BrokerNodes.Count} running together again after {Stopwatch.GetElapsedTime(healed).TotalSeconds:0.0} s; " : "NOT all running together 90 s after; ") +
+                    await nodes.LeadersInOneLine(ours, stop), DateTimeOffset.UtcNow);
         }
 
         async Task<(string, DateTimeOffset)> Freeze(CancellationToken stop)
@@ -197,12 +236,20 @@ public static class Chaos
                 ("kill -9 ledger A", s => Kill(system.LedgersA, s)),
                 ("kill -9 ledger B", s => Kill(system.LedgersB, s)),
                 ("kill -9 the Api", s => Kill(system.Apis, s)),
-                ("restart RabbitMQ", _ => Service("RabbitMQ", ["/etc/init.d/rabbitmq-server", "restart"])),
                 ("restart PostgreSQL", _ => Service("PostgreSQL", ["pg_ctlcluster", PostgresVersion(), "main", "restart"])),
                 ("B's transient credit failures", Flaky),
                 ("freeze ledger B while the operator repairs", Freeze),
                 ("hold B's credits in redelivery while the operator repairs", s => HoldInRedelivery(run, s)),
             };
+            if (chaos.Cluster)
+            {
+                all.Add(("kill -9 a RabbitMQ node", KillNode));
+                all.Add(("partition a RabbitMQ node", PartitionNode));
+            }
+            else
+            {
+                all.Add(("restart RabbitMQ", _ => Service("RabbitMQ", ["/etc/init.d/rabbitmq-server", "restart"])));
+            }
             foreach (var (name, inject) in all.OrderBy(_ => random.Next()).ToList())
             {
                 await Task.Delay(TimeSpan.FromSeconds(random.Next(quick ? 1 : 5, quick ? 4 : 12)), stop).ContinueWith(_ => { }, CancellationToken.None);
@@ -237,6 +284,16 @@ public static class Chaos
         foreach (var fault in faults)
         {
             AnsiConsole.MarkupLineInterpolated($"  {Clock(fault.At)}: {fault.What} (restarted or let go at {Clock(fault.Recovered)})");
+        }
+        if (chaos.Cluster)
+        {
+            // Where each queue's leader ended up after the node faults (each fault's line says where they were then).
+            var leaders = new Table().AddColumns("queue", "type", "leader", "members");
+            foreach (var (queue, type, leader, members) in await nodes.Leaders(cancellationToken))
+            {
+                leaders.AddRow(queue, type, leader, members);
+            }
+            AnsiConsole.Write(leaders);
         }
         foreach (var host in system.Hosts.Where(h => h.Restarts > 0))
         {
