@@ -29,6 +29,12 @@ public sealed class ConsumerWatchdogOptions
     /// A confirm takes milliseconds, seconds on a broker writing slowly to disk.
     /// </summary>
     public TimeSpan SendStuckAfter { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long the broker may refuse (basic.nack) every send to one destination before the host stops itself
+    /// (<see cref="StuckSendWatchdog"/>). Longer than a quorum queue takes to elect a new leader (seconds).
+    /// </summary>
+    public TimeSpan SendRejectedFor { get; set; } = TimeSpan.FromSeconds(20);
 }
 
 /// <summary>

@@ -14,6 +14,10 @@ namespace Saga.Components.Hosting;
 /// <see cref="ConsumerWatchdogOptions.SendStuckAfter"/> stops the host with <see cref="ConsumerWatchdog.ExitCode"/>, so
 /// whatever supervises it starts a fresh one; the broker hands the unacknowledged messages to another consumer.
 /// While the broker is away a send does not reach this watch (MassTransit waits for a channel first).
+/// It also stops the host when every send to one destination has been refused by the broker (basic.nack) for
+/// <see cref="ConsumerWatchdogOptions.SendRejectedFor"/>: after a cluster node was killed, RabbitMQ 3.10 can
+/// leave a channel asking the dead node for a quorum queue's leader and nack each publish until that node
+/// returns (fixed in 3.12.5); a fresh process has fresh channels.
 /// </summary>
 public sealed class StuckSendWatchdog(
     IOptions<ConsumerWatchdogOptions> options,
@@ -23,11 +27,61 @@ public sealed class StuckSendWatchdog(
 {
     private readonly ConcurrentDictionary<object, (long Since, Uri? Destination)> _sends = new(ReferenceEqualityComparer.Instance);
 
+    // Destination → when the broker began refusing every send to it (removed by the next confirmed one).
+    private readonly ConcurrentDictionary<Uri, long> _refusedSince = new();
+
     public Task PreSend<T>(SendContext<T> context) where T : class => Started(context, context.DestinationAddress);
 
-    public Task PostSend<T>(SendContext<T> context) where T : class => Ended(context);
+    public Task PostSend<T>(SendContext<T> context) where T : class => Confirmed(context, context.DestinationAddress);
 
-    public Task SendFault<T>(SendContext<T> context, Exception exception) where T : class => Ended(context);
+    public Task SendFault<T>(SendContext<T> context, Exception exception) where T : class => Faulted(context, context.DestinationAddress, exception);
+
+    internal Task Confirmed(object send, Uri? destination)
+    {
+        if (destination is not null)
+        {
+            _refusedSince.TryRemove(destination, out _);
+        }
+        return Ended(send);
+    }
+
+    internal Task Faulted(object send, Uri? destination, Exception exception)
+    {
+        if (destination is not null && RefusedByBroker(exception))
+        {
+            _refusedSince.TryAdd(destination, clock.GetTimestamp());
+        }
+        return Ended(send);
+    }
+
+    /// <summary>The broker's basic.nack: a returned (unroutable) message is another matter, and so is a lost connection.</summary>
+    private static bool RefusedByBroker(Exception? exception)
+    {
+        for (; exception is not null; exception = exception.InnerException)
+        {
+            if (exception is RabbitMQ.Client.Exceptions.PublishException { IsReturn: false })
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>The destination refused longest, if every send to it has been refused past the limit.</summary>
+    internal (TimeSpan For, Uri Destination)? Refused()
+    {
+        var now = clock.GetTimestamp();
+        (TimeSpan For, Uri Destination)? longest = null;
+        foreach (var (destination, since) in _refusedSince)
+        {
+            var refused = clock.GetElapsedTime(since, now);
+            if (longest is null || refused > longest.Value.For)
+            {
+                longest = (refused, destination);
+            }
+        }
+        return longest?.For >= options.Value.SendRejectedFor ? longest : null;
+    }
 
     internal Task Started(object send, Uri? destination)
     {
@@ -73,6 +127,15 @@ public sealed class StuckSendWatchdog(
                     logger.LogCritical(
                         "A send to {Destination} has waited {Seconds:0} s for the broker: stopping with exit code {ExitCode} to be started afresh",
                         stuck.Destination, stuck.Waited.TotalSeconds, ConsumerWatchdog.ExitCode);
+                    Environment.ExitCode = ConsumerWatchdog.ExitCode;
+                    lifetime?.StopApplication();
+                    return;
+                }
+                if (Refused() is { } refused)
+                {
+                    logger.LogCritical(
+                        "The broker has refused every send to {Destination} for {Seconds:0} s: stopping with exit code {ExitCode} to be started afresh, with new channels",
+                        refused.Destination, refused.For.TotalSeconds, ConsumerWatchdog.ExitCode);
                     Environment.ExitCode = ConsumerWatchdog.ExitCode;
                     lifetime?.StopApplication();
                     return;
