@@ -116,6 +116,11 @@ join() {
 
 up() {
   command -v rabbitmqctl >/dev/null || fail "rabbitmq-server is not installed: run infra/up.sh first"
+  # chaos --cluster partitions a node with it.
+  if ! command -v iptables >/dev/null; then
+    say "installing iptables"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables >/dev/null || fail "apt-get install iptables"
+  fi
   # A partition left behind by an interrupted chaos run would keep a node paused.
   for ((n = 1; n <= Cluster__Nodes; n++)); do heal "$n"; done
   for ((n = 1; n <= Cluster__Nodes; n++)); do start_node "$n"; done

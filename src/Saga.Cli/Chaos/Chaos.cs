@@ -288,12 +288,19 @@ public static class Chaos
         if (chaos.Cluster)
         {
             // Where each queue's leader ended up after the node faults (each fault's line says where they were then).
-            var leaders = new Table().AddColumns("queue", "type", "leader", "members");
-            foreach (var (queue, type, leader, members) in await nodes.Leaders(cancellationToken))
+            try
             {
-                leaders.AddRow(queue, type, leader, members);
+                var leaders = new Table().AddColumns("queue", "type", "leader", "members");
+                foreach (var (queue, type, leader, members) in await nodes.Leaders(cancellationToken))
+                {
+                    leaders.AddRow(queue, type, leader, members);
+                }
+                AnsiConsole.Write(leaders);
             }
-            AnsiConsole.Write(leaders);
+            catch (InvalidOperationException e)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]the queues' leaders unknown[/]: {e.Message}");
+            }
         }
         foreach (var host in system.Hosts.Where(h => h.Restarts > 0))
         {
