@@ -48,8 +48,9 @@ static int Usage()
           [bold]up[/] [[--cluster]]                         the servers and the four hosts as local processes, until Ctrl+C
                                                 (--cluster: on a three-node RabbitMQ cluster with quorum queues)
           [bold]bench[/] [[--transfers N]] [[--concurrency C]] [[--warmup W]] [[--rate R]] [[--accounts K]] [[--hot P]] [[--ceilings]] [[--json]]
+                [[--coordinators N]] [[--ledger-instances M]] [[--apis K]]
                                                 throughput, latency, messages and commits per transfer
-          [bold]chaos[/] [[--short]] [[--seed N]] [[--coordinators 2]] [[--ledger-instances 2]] [[--apis 2]]
+          [bold]chaos[/] [[--short]] [[--cluster]] [[--seed N]] [[--coordinators 2]] [[--ledger-instances 2]] [[--apis 2]]
                                                 kill, restart and freeze hosts and servers during a bench while an
                                                 operator repairs; every transfer's money checked against its final state
         """);

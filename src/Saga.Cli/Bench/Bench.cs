@@ -21,7 +21,7 @@ public static class Bench
 {
     public static async Task<int> Run(BenchOptions options, CancellationToken cancellationToken)
     {
-        await using var system = LocalSystem.Create();
+        await using var system = LocalSystem.Create(instances: options.Instances);
         await system.Start(step => Progress(options, step), cancellationToken);
         var result = await Measure(system, options, beside: null, cancellationToken);
         BenchReport.Print(result, options);

@@ -2,7 +2,8 @@ using System.Globalization;
 
 namespace Saga.Cli;
 
-public sealed record BenchOptions(int Transfers, int Concurrency, int Accounts, double Hot, bool Ceilings, bool Json, int Warmup = 0, double Rate = 0)
+public sealed record BenchOptions(int Transfers, int Concurrency, int Accounts, double Hot, bool Ceilings, bool Json, int Warmup = 0, double Rate = 0,
+    Instances? Instances = null)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -15,6 +16,11 @@ public sealed record BenchOptions(int Transfers, int Concurrency, int Accounts, 
             args.Contains("--ceilings"),
             args.Contains("--json"),
             int.Parse(Value("--warmup") ?? "5000", CultureInfo.InvariantCulture),
-            double.Parse(Value("--rate") ?? "0", CultureInfo.InvariantCulture));
+            double.Parse(Value("--rate") ?? "0", CultureInfo.InvariantCulture),
+            // Processes of each role competing on the same queues: the scale-out docs/scaling.md measures.
+            new Instances(
+                int.Parse(Value("--coordinators") ?? "1", CultureInfo.InvariantCulture),
+                int.Parse(Value("--ledger-instances") ?? "1", CultureInfo.InvariantCulture),
+                int.Parse(Value("--apis") ?? "1", CultureInfo.InvariantCulture)));
     }
 }
