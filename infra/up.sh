@@ -29,8 +29,8 @@ wait_for() { # what, probe, seconds
 }
 
 if docker info >/dev/null 2>&1; then
-  say "Docker engine found: docker compose up rabbitmq postgres"
-  docker compose -f "$here/../docker-compose.yml" up -d --wait rabbitmq postgres
+  say "Docker engine found: docker compose up rabbitmq postgres postgres-ledgers"
+  docker compose -f "$here/../docker-compose.yml" up -d --wait rabbitmq postgres postgres-ledgers
   wait_for RabbitMQ amqp_open 60 || fail "RabbitMQ (docker) does not answer AMQP on $RabbitMq__Host:$RabbitMq__Port"
   wait_for PostgreSQL sql_ok 60 || fail "PostgreSQL (docker) does not answer 'select 1' on $Postgres__Host:$Postgres__Port"
   # Each service's own user and role (infra/service-accounts.sh), by the same one-shot services the hosts wait for.
