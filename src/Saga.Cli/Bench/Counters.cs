@@ -24,6 +24,8 @@ public sealed record Counters(long Published, long Commits, long WalFlushes, lon
         var servers = new HashSet<(string, int)>();
         foreach (var ((host, port, _), db) in databases.All)
         {
+            // A database idle through the load keeps pooled connections that a server restart (chaos) broke.
+            db.Clear();
             await using var command = db.CreateCommand(
                 "select xact_commit, (select wal_sync from pg_stat_wal) from pg_stat_database where datname = current_database()");
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
