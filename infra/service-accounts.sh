@@ -3,15 +3,19 @@
 # "Service accounts"). The administrator (RabbitMq__Username, Postgres__Username) stays for infra/, the
 # CLI's tools and the tests' setup; no host runs as it. One definition, used three ways:
 #   service-accounts.sh accounts           one line per service, tab-separated: service, broker user, database
-#                                          role, password, broker tags (- for none), configure, write and read regexes
-#   service-accounts.sh roles-sql          SQL creating or updating the roles (run as a superuser); the
-#                                          administrator becomes a member of each, to set up databases for them
-#   service-accounts.sh database-sql DB    SQL for one database (run as its owner): the services' schemas,
-#                                          owned by them, and the Api's read access to the transfers
+#                                          role, password, broker tags (- for none), configure, write and read
+#                                          regexes, and its database: server host, port, database name
+#   service-accounts.sh roles-sql          SQL creating or updating the roles (run as a superuser, on every
+#                                          server); the administrator becomes a member of each, to set up
+#                                          databases for them
+#   service-accounts.sh database-sql DB    SQL for one database (run as its owner): the schemas of the services
+#                                          whose database it is, owned by them, connect for them alone, and the
+#                                          Api's read access to the transfers
 #   service-accounts.sh rabbitmq VHOST     creates the users and sets their permissions on VHOST, with
 #                                          rabbitmqctl, or with rabbitmqadmin against RABBITMQADMIN_HOST
 # infra/up.sh runs roles-sql, database-sql and rabbitmq; the tests' SagaSystem runs accounts and database-sql
-# for the virtual host and database of each run; the CLI reads accounts to start each host as itself.
+# for the virtual host and databases of each run; the CLI reads accounts to start each host as itself, with
+# its own database. Where each database is comes from infra/config.sh (Postgres__*, Saga__LedgerServers__*).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=infra/config.sh
@@ -29,23 +33,35 @@ faults='^MassTransit:Fault'
 # Saga__Passwords__<service> (coordinator, api, ledger_a, ...); the user's own name for local development only.
 password() { local var="Saga__Passwords__$1" dev="saga-${1//_/-}"; printf '%s' "${!var:-$dev}"; }
 
+# A ledger's database: its name, and the server (host:port) infra/config.sh places it on.
+ledger_database() { printf '%s_ledger_%s' "$Postgres__Database" "$1"; }
+ledger_server() { # id, lower case
+  local id var
+  for id in $Saga__Ledgers; do
+    [ "$(tr '[:upper:]' '[:lower:]' <<<"$id")" = "$1" ] && var="Saga__LedgerServers__$id" && printf '%s' "${!var}" && return
+  done
+}
+
 accounts() {
-  local t=$'\t' l
+  local t=$'\t' l server
+  # The coordinator's database, which the Api shares (schema api, and the coordinator's published view).
+  local main="$Postgres__Host${t}$Postgres__Port${t}$Postgres__Database"
   # Receives transfers (half messages, ledger answers, repairs) and schedules; sends a ledger its part
   # of each transfer: the only service that may write to a ledger's transfer queue, ledger-{id}.
   local coordinator='^(transfers|half-messages|repairs|scheduler|ledger-[a-z0-9]+)(_error|_skipped)?$|^Saga\.Contracts:|^MassTransit|'"$bus"
-  echo "coordinator${t}saga-coordinator${t}saga_coordinator${t}$(password coordinator)${t}-${t}$coordinator${t}$coordinator${t}$coordinator"
+  echo "coordinator${t}saga-coordinator${t}saga_coordinator${t}$(password coordinator)${t}-${t}$coordinator${t}$coordinator${t}$coordinator${t}$main"
   # Submits (half-messages), asks for repairs (repairs), opens and reads accounts (ledger-{id}-accounts);
   # reads the error queues' depth through the management API. Never transfers, where commits arrive.
   local api='^(half-messages|repairs|ledger-[a-z0-9]+-accounts)$|'"$bus"
-  echo "api${t}saga-api${t}saga_api${t}$(password api)${t}management${t}$api${t}$api${t}$api"
+  echo "api${t}saga-api${t}saga_api${t}$(password api)${t}management${t}$api${t}$api${t}$api${t}$main"
   for l in "${ledgers[@]}"; do
     # Consumes ledger-{id} (declaring that queue needs configure, never write: MassTransit's binding
     # is left to the coordinator's first send, so the ledger cannot publish into it) and
     # ledger-{id}-accounts; answers to transfers, schedules its credits' redelivery.
     local own="^ledger-$l(-accounts)?(_error|_skipped)?\$|^(transfers|scheduler)\$|$faults|$bus"
     local write="^ledger-$l-accounts(_error|_skipped)?\$|^ledger-$l(_error|_skipped)\$|^(transfers|scheduler)\$|$faults|$bus"
-    echo "ledger-$l${t}saga-ledger-$l${t}saga_ledger_$l${t}$(password "ledger_$l")${t}-${t}$own${t}$write${t}$own"
+    server=$(ledger_server "$l")
+    echo "ledger-$l${t}saga-ledger-$l${t}saga_ledger_$l${t}$(password "ledger_$l")${t}-${t}$own${t}$write${t}$own${t}${server%:*}${t}${server##*:}${t}$(ledger_database "$l")"
   done
 }
 
@@ -90,29 +106,38 @@ SQL
 }
 
 database_sql() { # database
-  local db=$1 l roles="saga_coordinator, saga_api"
-  for l in "${ledgers[@]}"; do roles+=", saga_ledger_$l"; done
-  cat <<SQL
-set client_min_messages = warning;
-revoke all on database "$db" from public;
-grant connect on database "$db" to $roles;
-revoke create on schema public from public;
-SQL
-  own_schema saga saga_coordinator       # the transfers' events and view (Marten)
-  own_schema scheduler saga_coordinator  # the durable scheduler (Quartz)
-  own_schema api saga_api                # the Api's record of submitted transfers
-  for l in "${ledgers[@]}"; do own_schema "ledger_$l" "saga_ledger_$l"; done
-  cat <<SQL
+  local db=$1 service user role pass rest database mine=() others=()
+  while IFS=$'\t' read -r service user role pass rest; do
+    database=${rest##*$'\t'}
+    if [ "$database" = "$db" ]; then mine+=("$role"); else others+=("$role"); fi
+  done < <(accounts)
+  [ ${#mine[@]} -gt 0 ] || { echo "service-accounts.sh: no service has the database '$db' (infra/config.sh)" >&2; return 1; }
+  echo "set client_min_messages = warning;"
+  echo "revoke all on database \"$db\" from public;"
+  # Connect for the services whose database this is, and no other: a query across services cannot hide.
+  echo "grant connect on database \"$db\" to $(IFS=,; echo "${mine[*]}");"
+  [ ${#others[@]} -eq 0 ] || echo "revoke connect on database \"$db\" from $(IFS=,; echo "${others[*]}");"
+  echo "revoke create on schema public from public;"
+  if [ "$db" = "$Postgres__Database" ]; then
+    own_schema saga saga_coordinator       # the transfers' events and view (Marten)
+    own_schema scheduler saga_coordinator  # the durable scheduler (Quartz)
+    own_schema api saga_api                # the Api's record of submitted transfers
+    cat <<SQL
 -- The Api reads transfers (view, events, streams), now and as Marten adds tables; it writes none.
 grant usage on schema saga to saga_api;
 grant select on all tables in schema saga to saga_api;
 alter default privileges for role saga_coordinator in schema saga grant select on tables to saga_api;
 SQL
+  fi
+  for l in "${ledgers[@]}"; do
+    [ "$(ledger_database "$l")" = "$db" ] && own_schema "ledger_$l" "saga_ledger_$l"
+  done
+  return 0
 }
 
 rabbitmq() { # vhost
-  local vhost=$1 service user role pass tags configure write read
-  while IFS=$'\t' read -r -u 3 service user role pass tags configure write read; do
+  local vhost=$1 service user role pass tags configure write read _
+  while IFS=$'\t' read -r -u 3 service user role pass tags configure write read _; do
     [ "$tags" = - ] && tags=""
     if [ -n "${RABBITMQADMIN_HOST:-}" ]; then
       local admin=(rabbitmqadmin -H "$RABBITMQADMIN_HOST" -P "$RabbitMq__ManagementPort" -u "$RabbitMq__Username" -p "$RabbitMq__Password")

@@ -144,7 +144,20 @@ public sealed class LocalSystem : IAsyncDisposable
         RecordPids();
     }
 
-    public NpgsqlDataSource OpenDatabase() => NpgsqlDataSource.Create(Postgres.ConnectionString);
+    /// <summary>The coordinator's database (its view, its scheduler), as the administrator.</summary>
+    public NpgsqlDataSource OpenDatabase() => OpenDatabase(Accounts.Coordinator);
+
+    /// <summary>
+    /// <paramref name="service"/>'s own database, on its own server, as the administrator: the CLI reads each
+    /// service's tables on their own, as no query may span two services.
+    /// </summary>
+    public NpgsqlDataSource OpenDatabase(ServiceAccount service) => NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(Postgres.ConnectionString)
+    {
+        Host = service.DatabaseHost, Port = service.DatabasePort, Database = service.Database,
+    }.ConnectionString);
+
+    /// <summary>Every database the services use, each opened once as the administrator.</summary>
+    public Databases OpenDatabases() => new(Accounts.Databases.ToDictionary(d => d.Key, d => OpenDatabase(d.First())), Accounts);
 
     public async ValueTask DisposeAsync()
     {
@@ -183,5 +196,26 @@ public sealed class LocalSystem : IAsyncDisposable
             }
         }
         throw new InvalidOperationException("Run the CLI from the repository: `dotnet run -c Release --project src/Saga.Cli -- <verb>`.");
+    }
+}
+
+/// <summary>The services' databases, each opened once as the administrator (<see cref="LocalSystem.OpenDatabases"/>).</summary>
+public sealed class Databases(Dictionary<(string Host, int Port, string Database), NpgsqlDataSource> byDatabase, ServiceAccounts accounts) : IAsyncDisposable
+{
+    /// <summary>Each database with where it is.</summary>
+    public IReadOnlyDictionary<(string Host, int Port, string Database), NpgsqlDataSource> All => byDatabase;
+
+    public NpgsqlDataSource Coordinator => Of(accounts.Coordinator);
+
+    public NpgsqlDataSource Ledger(string id) => Of(accounts.Ledger(id));
+
+    private NpgsqlDataSource Of(ServiceAccount service) => byDatabase[(service.DatabaseHost, service.DatabasePort, service.Database)];
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var db in byDatabase.Values)
+        {
+            await db.DisposeAsync();
+        }
     }
 }

@@ -12,7 +12,9 @@ namespace Saga.Testing;
 
 /// <summary>
 /// The whole system as processes — coordinator, ledger A, ledger B — on the real RabbitMQ and
-/// PostgreSQL, in a virtual host and a database of its own, with a client bus to talk to it.
+/// PostgreSQL, in a virtual host of its own and databases of its own: one for each service, on the server
+/// infra/config.sh places it (the coordinator's is named <see cref="Name"/>, a ledger's {Name}_ledger_{id}),
+/// so a query from one service's host into another's tables fails here as it would deployed.
 /// </summary>
 public class SagaSystem : IAsyncLifetime
 {
@@ -25,7 +27,9 @@ public class SagaSystem : IAsyncLifetime
     /// <summary>Settings a fixture of its own adds to the coordinator's.</summary>
     protected virtual IReadOnlyDictionary<string, string> CoordinatorSettings { get; } = new Dictionary<string, string>();
 
-    /// <summary>The virtual host and the database of this run.</summary>
+    public SagaSystem() => Accounts = ServiceAccounts.Read(LocalSystem.FindRoot(), database: _name);
+
+    /// <summary>The virtual host of this run, and the coordinator's database (which the Api shares).</summary>
     public string Name => _name;
 
     /// <summary>Receives every host's spans (OTLP over HTTP).</summary>
@@ -40,30 +44,16 @@ public class SagaSystem : IAsyncLifetime
         await Servers.RequirePostgres();
         await Servers.RequireRabbitMq();
         await CreateVirtualHost();
-        await using (var connection = new NpgsqlConnection(Servers.PostgresConnectionString))
-        {
-            await connection.OpenAsync();
-            await using var create = new NpgsqlCommand($"create database {_name}", connection);
-            await create.ExecuteNonQueryAsync();
-        }
-        await CreateSchemas();
+        await CreateDatabases(Accounts);
 
         var rabbit = Servers.RabbitMq(_name);
         var common = new Dictionary<string, string>
         {
             ["RabbitMq__Host"] = rabbit.Host, ["RabbitMq__Port"] = rabbit.Port.ToString(), ["RabbitMq__VirtualHost"] = rabbit.VirtualHost,
-            ["Postgres__Database"] = _name,
         };
         foreach (var (key, value) in Traces.Environment)
         {
             common[key] = value;
-        }
-        foreach (var key in new[] { "Host", "Port" })
-        {
-            if (Environment.GetEnvironmentVariable("Postgres__" + key) is { Length: > 0 } value)
-            {
-                common["Postgres__" + key] = value;
-            }
         }
         var logs = Path.Combine(Path.GetTempPath(), "saga-e2e", _name);
         // Each host as its own service account, as deployed: the specs prove its permissions suffice.
@@ -100,12 +90,7 @@ public class SagaSystem : IAsyncLifetime
         await _bus.StopAsync();
         await Task.WhenAll(_signed.Values.Select(b => b.StopAsync()));
         await Task.WhenAll(_extra.Append(Coordinator).Append(LedgerA).Append(LedgerB).Select(h => h.DisposeAsync().AsTask()));
-        await using (var connection = new NpgsqlConnection(Servers.PostgresConnectionString))
-        {
-            await connection.OpenAsync();
-            await using var drop = new NpgsqlCommand($"drop database if exists {_name} with (force)", connection);
-            await drop.ExecuteNonQueryAsync();
-        }
+        await DropDatabases(Accounts);
         using var http = Servers.RabbitMq().CreateManagementClient();
         await http.DeleteAsync($"api/vhosts/{_name}");
         Traces.Dispose();
@@ -317,12 +302,10 @@ public class SagaSystem : IAsyncLifetime
         }
     }
 
-    /// <summary>The services' accounts (infra/service-accounts.sh), as infra/up.sh creates them.</summary>
-    public ServiceAccounts Accounts { get; } = ServiceAccounts.Read(LocalSystem.FindRoot());
+    /// <summary>The services' accounts (infra/service-accounts.sh), as infra/up.sh creates them, with this run's databases.</summary>
+    public ServiceAccounts Accounts { get; }
 
     private Task CreateVirtualHost() => CreateVirtualHost(_name, Accounts);
-
-    private Task CreateSchemas() => CreateSchemas(_name, Accounts);
 
     /// <summary>A virtual host: everything for the administrator, for each service what infra/up.sh gives it.</summary>
     public static async Task CreateVirtualHost(string name, ServiceAccounts accounts)
@@ -343,22 +326,52 @@ public class SagaSystem : IAsyncLifetime
         }
     }
 
-    /// <summary>Each service's schema in <paramref name="database"/>, owned by its role; the roles themselves are infra/up.sh's.</summary>
-    public static async Task CreateSchemas(string database, ServiceAccounts accounts)
+    /// <summary>
+    /// Each service's database, on its server, with its schema owned by its role; the roles themselves (on
+    /// every server) are infra/up.sh's.
+    /// </summary>
+    public static async Task CreateDatabases(ServiceAccounts accounts)
     {
-        var builder = new NpgsqlConnectionStringBuilder(Servers.PostgresConnectionString) { Database = database };
-        await using var connection = new NpgsqlConnection(builder.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(accounts.DatabaseSql(database), connection);
-        try
+        foreach (var (host, port, database) in accounts.Databases.Select(d => d.Key))
         {
-            await command.ExecuteNonQueryAsync();
-        }
-        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UndefinedObject or PostgresErrorCodes.InsufficientPrivilege)
-        {
-            throw new InvalidOperationException($"The services' database roles are missing or not granted to the administrator: run `bash infra/up.sh`. ({e.MessageText})", e);
+            try
+            {
+                await using (var server = new NpgsqlConnection(OnServer(host, port, null)))
+                {
+                    await server.OpenAsync();
+                    await using var create = new NpgsqlCommand($"create database {database}", server);
+                    await create.ExecuteNonQueryAsync();
+                }
+                await using var connection = new NpgsqlConnection(OnServer(host, port, database));
+                await connection.OpenAsync();
+                await using var command = new NpgsqlCommand(accounts.DatabaseSql(database), connection);
+                await command.ExecuteNonQueryAsync();
+            }
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UndefinedObject or PostgresErrorCodes.InsufficientPrivilege)
+            {
+                throw new InvalidOperationException($"The services' database roles are missing on {host}:{port} or not granted to the administrator: run `bash infra/up.sh`. ({e.MessageText})", e);
+            }
+            catch (NpgsqlException e) when (e is not PostgresException)
+            {
+                throw new InvalidOperationException($"No PostgreSQL server on {host}:{port} for {database} (infra/config.sh places it there): run `bash infra/up.sh`. ({e.Message})", e);
+            }
         }
     }
+
+    public static async Task DropDatabases(ServiceAccounts accounts)
+    {
+        foreach (var (host, port, database) in accounts.Databases.Select(d => d.Key))
+        {
+            await using var connection = new NpgsqlConnection(OnServer(host, port, null));
+            await connection.OpenAsync();
+            await using var drop = new NpgsqlCommand($"drop database if exists {database} with (force)", connection);
+            await drop.ExecuteNonQueryAsync();
+        }
+    }
+
+    /// <summary>The administrator on the server at <paramref name="host"/>:<paramref name="port"/>, in <paramref name="database"/> or the server's own.</summary>
+    private static string OnServer(string host, int port, string? database) =>
+        new NpgsqlConnectionStringBuilder(Servers.PostgresConnectionString) { Host = host, Port = port, Database = database ?? "postgres" }.ConnectionString;
 
     private static Dictionary<string, string> With(Dictionary<string, string> common, Dictionary<string, string> account, Dictionary<string, string> own) =>
         common.Concat(account).Concat(own).ToDictionary(kv => kv.Key, kv => kv.Value);

@@ -36,7 +36,9 @@ public static class Bench
     {
         var run = "bench-" + Guid.NewGuid().ToString("N")[..6];
         using var apis = new ApiClients(system.Apis.Select(a => a.BaseAddress), run, Math.Max(64, options.Concurrency));
-        await using var db = system.OpenDatabase();
+        // Each service's database on its own; the coordinator's view tells when a transfer is decided.
+        await using var databases = system.OpenDatabases();
+        var db = databases.Coordinator;
         var needsAttentionIsFinal = beside is null;
 
         Progress(options, $"opening {options.Accounts} accounts in each ledger");
@@ -62,7 +64,7 @@ public static class Bench
         }
 
         Progress(options, $"submitting {options.Transfers} transfers at concurrency {options.Concurrency}");
-        var before = await Counters.Read(system, db, cancellationToken);
+        var before = await Counters.Read(system, databases, cancellationToken);
         var submitted = new ConcurrentDictionary<Guid, long>();
         using var watch = TransferWatch.Start(db, needsAttentionIsFinal);
         var startedAt = DateTimeOffset.UtcNow;
@@ -90,7 +92,7 @@ public static class Bench
         }
 
         await Task.Delay(5500, cancellationToken); // RabbitMQ's statistics are collected every 5 s
-        var after = await Counters.Read(system, db, cancellationToken);
+        var after = await Counters.Read(system, databases, cancellationToken);
 
         var done = watch.Seen.Where(c => submitted.ContainsKey(c.Key) && c.Value.State == TransferStates.Completed).ToList();
         var latencies = new Latencies();
@@ -101,7 +103,7 @@ public static class Bench
         var lastCompletion = done.Count > 0 ? done.Max(d => d.Value.At) : DateTimeOffset.UtcNow;
         var seconds = Math.Max(0.001, (lastCompletion - startedAt).TotalSeconds);
         var cost = CostPerTransfer.Between(before, after, submitted.Count);
-        var (conserved, duplicates, withoutDebit) = await Reconciliation.Read(db, run, options.Accounts, cancellationToken);
+        var (conserved, duplicates, withoutDebit) = await Reconciliation.Read(databases, run, options.Accounts, cancellationToken);
         return new BenchResult(
             run, attempted, attempted - submitted.Count, options.Concurrency, done.Count, submitted.Keys.Count(id => !watch.IsFinal(id)),
             done.Count / seconds,

@@ -13,19 +13,27 @@ public sealed record Counters(long Published, long Commits, long WalFlushes, lon
     /// <summary>The bench's own queries are transactions too; they are taken out of the count.</summary>
     public static void CountOwnQuery() => Interlocked.Increment(ref _ownQueries);
 
-    public static async Task<Counters> Read(LocalSystem system, NpgsqlDataSource db, CancellationToken cancellationToken)
+    /// <summary>PostgreSQL's figures summed over every database the services use: commits per database, WAL flushes per server.</summary>
+    public static async Task<Counters> Read(LocalSystem system, Databases databases, CancellationToken cancellationToken)
     {
         using var http = system.RabbitMq.CreateManagementClient();
         var vhost = await http.GetFromJsonAsync<JsonElement>($"api/vhosts/{Uri.EscapeDataString(system.RabbitMq.VirtualHost)}", cancellationToken);
         var published = vhost.TryGetProperty("message_stats", out var stats) && stats.TryGetProperty("publish", out var p) ? p.GetInt64() : 0;
 
-        await using var command = db.CreateCommand(
-            "select xact_commit, (select wal_sync from pg_stat_wal) from pg_stat_database where datname = current_database()");
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        var commits = reader.GetInt64(0);
-        var walFlushes = reader.GetInt64(1);
-        CountOwnQuery();
+        long commits = 0, walFlushes = 0;
+        var servers = new HashSet<(string, int)>();
+        foreach (var ((host, port, _), db) in databases.All)
+        {
+            // A database idle through the load keeps pooled connections that a server restart (chaos) broke.
+            db.Clear();
+            await using var command = db.CreateCommand(
+                "select xact_commit, (select wal_sync from pg_stat_wal) from pg_stat_database where datname = current_database()");
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            commits += reader.GetInt64(0);
+            walFlushes += servers.Add((host, port)) ? reader.GetInt64(1) : 0; // the server's WAL, once however many databases it holds
+            CountOwnQuery();
+        }
 
         var cpu = system.Hosts.ToDictionary(h => h.Name, h => h.CpuSeconds());
         cpu["rabbitmq"] = ProcessesNamed("beam.smp");

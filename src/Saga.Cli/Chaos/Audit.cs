@@ -71,7 +71,8 @@ public sealed record AuditedTransfer(
 /// <summary>
 /// A chaos run reconciled from the ledgers' own tables (A: local_transactions committed = the debit,
 /// credits purpose 1 = the refund; B: credits purpose 0 not voided = the credit), transfer by transfer
-/// against the coordinator's final state, and in total: balances = opening − written off.
+/// against the coordinator's final state, and in total: balances = opening − written off. Each service's
+/// database is read on its own and the rows are joined here: no query spans two services.
 /// </summary>
 public sealed record Audit(IReadOnlyList<AuditedTransfer> Transfers, decimal Opening, decimal Balances, decimal UnexplainedInA, decimal UnexplainedInB, bool VoidsRecorded)
 {
@@ -89,59 +90,90 @@ public sealed record Audit(IReadOnlyList<AuditedTransfer> Transfers, decimal Ope
     /// Every transfer of <paramref name="run"/>: the ones its client saw accepted, and any the coordinator
     /// or a ledger holds for its accounts, so money moved for a transfer the client never heard of counts too.
     /// </summary>
-    public static async Task<Audit> Read(NpgsqlDataSource db, string run, IEnumerable<Guid> submitted, CancellationToken cancellationToken)
+    public static async Task<Audit> Read(LocalSystem system, string run, IEnumerable<Guid> submitted, CancellationToken cancellationToken)
     {
-        var appliedA = await LedgerTables.Applied(db, "ledger_a", "c", cancellationToken);
-        var appliedB = await LedgerTables.Applied(db, "ledger_b", "c", cancellationToken);
+        await using var databases = system.OpenDatabases();
+        var (coordinator, a, b) = (databases.Coordinator, databases.Ledger("A"), databases.Ledger("B"));
+        var appliedA = await LedgerTables.Applied(a, "ledger_a", "c", cancellationToken);
+        var appliedB = await LedgerTables.Applied(b, "ledger_b", "c", cancellationToken);
         var accounts = run + "-%";
-        var transfers = new List<AuditedTransfer>();
-        await using (var command = db.CreateCommand($"""
-            with ids as (
-                select id from saga.mt_doc_transfer where data->>'FromAccount' like $1
-                union select unnest($2::uuid[])
-                union select transfer_id from ledger_a.local_transactions where from_account like $1
-                union select transfer_id from ledger_a.credits where account_id like $1
-                union select transfer_id from ledger_b.credits where account_id like $1)
-            select i.id, t.current_state, coalesce(l.amount, (t.data->>'Amount')::numeric, 0),
-                   coalesce(l.outcome = 'committed', false),
-                   exists (select 1 from ledger_b.credits c where c.transfer_id = i.id and c.purpose = 0 and {appliedB}),
-                   exists (select 1 from ledger_a.credits c where c.transfer_id = i.id and c.purpose = 1 and {appliedA}),
-                   exists (select 1 from ledger_b.credits c where c.transfer_id = i.id and c.purpose = 0 and not ({appliedB})),
-                   (t.data->>'CreatedAt')::timestamptz, t.updated_at
-            from ids i
-            left join saga.mt_doc_transfer t on t.id = i.id
-            left join ledger_a.local_transactions l on l.transfer_id = i.id
-            """))
+
+        // The run's transfers as each service knows them by its accounts, then each service asked for all of them by id.
+        var ids = new HashSet<Guid>(submitted);
+        ids.UnionWith(await Ids(coordinator, "select id from saga.mt_doc_transfer where data->>'FromAccount' like $1", accounts, cancellationToken));
+        ids.UnionWith(await Ids(a, """
+            select transfer_id from ledger_a.local_transactions where from_account like $1
+            union select transfer_id from ledger_a.credits where account_id like $1
+            """, accounts, cancellationToken));
+        ids.UnionWith(await Ids(b, "select transfer_id from ledger_b.credits where account_id like $1", accounts, cancellationToken));
+        var all = ids.ToArray();
+
+        var states = new Dictionary<Guid, (string? State, decimal? Amount, DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt)>();
+        await Rows(coordinator, """
+            select id, current_state, (data->>'Amount')::numeric, (data->>'CreatedAt')::timestamptz, updated_at
+            from saga.mt_doc_transfer where id = any($1)
+            """, all, r => states[r.GetGuid(0)] = (
+                r.IsDBNull(1) ? null : r.GetString(1), r.IsDBNull(2) ? null : r.GetDecimal(2),
+                r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3), r.IsDBNull(4) ? null : r.GetFieldValue<DateTimeOffset>(4)), cancellationToken);
+        var debits = new Dictionary<Guid, (decimal? Amount, bool Committed)>();
+        await Rows(a, "select transfer_id, amount, outcome = 'committed' from ledger_a.local_transactions where transfer_id = any($1)", all,
+            r => debits[r.GetGuid(0)] = (r.IsDBNull(1) ? null : r.GetDecimal(1), r.GetBoolean(2)), cancellationToken);
+        var refunds = new HashSet<Guid>();
+        await Rows(a, $"select transfer_id from ledger_a.credits c where transfer_id = any($1) and purpose = 1 and {appliedA}", all,
+            r => refunds.Add(r.GetGuid(0)), cancellationToken);
+        var (credits, voids) = (new HashSet<Guid>(), new HashSet<Guid>());
+        await Rows(b, $"select transfer_id, {appliedB} from ledger_b.credits c where transfer_id = any($1) and purpose = 0", all,
+            r => (r.GetBoolean(1) ? credits : voids).Add(r.GetGuid(0)), cancellationToken);
+
+        var transfers = all.Select(id =>
         {
-            command.Parameters.Add(new() { Value = accounts });
-            command.Parameters.Add(new() { Value = submitted.ToArray() });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                transfers.Add(new AuditedTransfer(
-                    reader.GetGuid(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetDecimal(2),
-                    reader.GetBoolean(3), reader.GetBoolean(4), reader.GetBoolean(5), reader.GetBoolean(6),
-                    reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7),
-                    reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8)));
-            }
-        }
+            var state = states.GetValueOrDefault(id);
+            var debit = debits.GetValueOrDefault(id);
+            return new AuditedTransfer(id, state.State, debit.Amount ?? state.Amount ?? 0, debit.Committed, credits.Contains(id), refunds.Contains(id),
+                voids.Contains(id), state.CreatedAt, state.UpdatedAt);
+        }).ToList();
 
         // Each ledger's balances against its own records: a credit applied twice, or money moved without
         // a record, shows as the difference.
-        await using var totals = db.CreateCommand($"""
-            select (select coalesce(sum(opening_balance), 0) from ledger_a.accounts where account_id like $1)
-                 + (select coalesce(sum(opening_balance), 0) from ledger_b.accounts where account_id like $1),
-                   (select coalesce(sum(balance), 0) from ledger_a.accounts where account_id like $1)
-                 + (select coalesce(sum(balance), 0) from ledger_b.accounts where account_id like $1),
+        var (openingA, balanceA, unexplainedA) = await Totals(a, $"""
+            select (select coalesce(sum(opening_balance), 0) from ledger_a.accounts where account_id like $1),
+                   (select coalesce(sum(balance), 0) from ledger_a.accounts where account_id like $1),
                    (select coalesce(sum(opening_balance - balance), 0) from ledger_a.accounts where account_id like $1)
                  - (select coalesce(sum(amount), 0) from ledger_a.local_transactions where from_account like $1 and outcome = 'committed')
-                 + (select coalesce(sum(amount), 0) from ledger_a.credits c where account_id like $1 and purpose = 1 and {appliedA}),
+                 + (select coalesce(sum(amount), 0) from ledger_a.credits c where account_id like $1 and purpose = 1 and {appliedA})
+            """, accounts, cancellationToken);
+        var (openingB, balanceB, unexplainedB) = await Totals(b, $"""
+            select (select coalesce(sum(opening_balance), 0) from ledger_b.accounts where account_id like $1),
+                   (select coalesce(sum(balance), 0) from ledger_b.accounts where account_id like $1),
                    (select coalesce(sum(balance - opening_balance), 0) from ledger_b.accounts where account_id like $1)
                  - (select coalesce(sum(amount), 0) from ledger_b.credits c where account_id like $1 and purpose = 0 and {appliedB})
-            """);
-        totals.Parameters.Add(new() { Value = accounts });
-        await using var sums = await totals.ExecuteReaderAsync(cancellationToken);
-        await sums.ReadAsync(cancellationToken);
-        return new Audit(transfers, sums.GetDecimal(0), sums.GetDecimal(1), sums.GetDecimal(2), sums.GetDecimal(3), appliedB != "true");
+            """, accounts, cancellationToken);
+        return new Audit(transfers, openingA + openingB, balanceA + balanceB, unexplainedA, unexplainedB, appliedB != "true");
+    }
+
+    private static async Task<List<Guid>> Ids(NpgsqlDataSource db, string sql, string accounts, CancellationToken cancellationToken)
+    {
+        var ids = new List<Guid>();
+        await Rows(db, sql, accounts, r => ids.Add(r.GetGuid(0)), cancellationToken);
+        return ids;
+    }
+
+    private static async Task Rows(NpgsqlDataSource db, string sql, object parameter, Action<NpgsqlDataReader> row, CancellationToken cancellationToken)
+    {
+        await using var command = db.CreateCommand(sql);
+        command.Parameters.Add(new() { Value = parameter });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            row(reader);
+        }
+    }
+
+    private static async Task<(decimal Opening, decimal Balance, decimal Unexplained)> Totals(NpgsqlDataSource db, string sql, string accounts,
+        CancellationToken cancellationToken)
+    {
+        (decimal, decimal, decimal) totals = default;
+        await Rows(db, sql, accounts, r => totals = (r.GetDecimal(0), r.GetDecimal(1), r.GetDecimal(2)), cancellationToken);
+        return totals;
     }
 }

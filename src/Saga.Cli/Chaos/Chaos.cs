@@ -307,7 +307,7 @@ public static class Chaos
             AnsiConsole.MarkupLineInterpolated($"  [yellow]{host.Name} exited on its own {host.Restarts} time(s) and was started again[/] (see {host.LogFile})");
         }
 
-        var audit = await Audit.Read(db, result.Run, result.Accepted ?? [], cancellationToken);
+        var audit = await Audit.Read(system, result.Run, result.Accepted ?? [], cancellationToken);
         var byId = audit.Transfers.ToDictionary(t => t.Id);
         var repairs = person.Repairs;
         ReportRepairs(repairs, person.Refused, byId);

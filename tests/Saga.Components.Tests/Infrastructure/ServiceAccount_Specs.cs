@@ -16,27 +16,24 @@ using Saga.Testing;
 namespace Saga.Components.Tests.Infrastructure;
 
 /// <summary>
-/// A virtual host and a database set up as infra/up.sh sets up the deployed ones (infra/service-accounts.sh),
+/// A virtual host and databases set up as infra/up.sh sets up the deployed ones (infra/service-accounts.sh),
 /// each service's migrations run as its own role, and no host running: what each account may do.
 /// </summary>
 public sealed class ServiceAccounts_Setup : IAsyncLifetime
 {
     public string Name { get; } = "perm_" + Guid.NewGuid().ToString("N")[..10];
 
-    public ServiceAccounts Accounts { get; } = ServiceAccounts.Read(LocalSystem.FindRoot());
+    public ServiceAccounts_Setup() => Accounts = ServiceAccounts.Read(LocalSystem.FindRoot(), database: Name);
+
+    /// <summary>The services' accounts, each with a database of this run's own (the coordinator's is <see cref="Name"/>).</summary>
+    public ServiceAccounts Accounts { get; }
 
     public async Task InitializeAsync()
     {
         await Servers.RequireRabbitMq();
         await Servers.RequirePostgres();
         await SagaSystem.CreateVirtualHost(Name, Accounts);
-        await using (var connection = new NpgsqlConnection(Servers.PostgresConnectionString))
-        {
-            await connection.OpenAsync();
-            await using var create = new NpgsqlCommand($"create database {Name}", connection);
-            await create.ExecuteNonQueryAsync();
-        }
-        await SagaSystem.CreateSchemas(Name, Accounts);
+        await SagaSystem.CreateDatabases(Accounts);
 
         // Each service's schema, made by the service itself as its own role, as the hosts do at start.
         using (var store = DocumentStore.For(o => TransferEventStore.Configure(o, ConnectionString(Accounts.Coordinator))))
@@ -62,18 +59,20 @@ public sealed class ServiceAccounts_Setup : IAsyncLifetime
     public async Task DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();
-        await using (var connection = new NpgsqlConnection(Servers.PostgresConnectionString))
-        {
-            await connection.OpenAsync();
-            await using var drop = new NpgsqlCommand($"drop database if exists {Name} with (force)", connection);
-            await drop.ExecuteNonQueryAsync();
-        }
+        await SagaSystem.DropDatabases(Accounts);
         using var http = Servers.RabbitMq().CreateManagementClient();
         await http.DeleteAsync($"api/vhosts/{Name}");
     }
 
-    public string ConnectionString(ServiceAccount account) =>
-        new NpgsqlConnectionStringBuilder(Servers.PostgresConnectionString) { Database = Name, Username = account.DatabaseRole, Password = account.Password }.ConnectionString;
+    /// <summary><paramref name="account"/> in its own database, or in <paramref name="databaseOf"/>'s.</summary>
+    public string ConnectionString(ServiceAccount account, ServiceAccount? databaseOf = null)
+    {
+        var database = databaseOf ?? account;
+        return new NpgsqlConnectionStringBuilder(Servers.PostgresConnectionString)
+        {
+            Host = database.DatabaseHost, Port = database.DatabasePort, Database = database.Database, Username = account.DatabaseRole, Password = account.Password,
+        }.ConnectionString;
+    }
 
     public Task<IConnection> Connect(ServiceAccount account)
     {
@@ -196,10 +195,10 @@ public sealed class ServiceAccount_Specs(ServiceAccounts_Setup setup) : IClassFi
         await Refused(api, "insert into saga.mt_doc_transfer (id) values (gen_random_uuid())");
         await Refused(api, "update saga.mt_doc_transfer set data = '{}'");
         await Refused(api, "delete from saga.mt_events");
-        await Refused(api, "update ledger_b.accounts set balance = balance + 1000000");
-        await Refused(api, "insert into ledger_b.credits default values");
-        await Refused(api, "select count(*) from ledger_a.accounts");
         await Refused(api, "select count(*) from scheduler.qrtz_triggers");
+        // The ledgers' tables are not in its database, and theirs will not have it.
+        await RefusedToConnect(setup.Accounts.Api, setup.Accounts.Ledger("A"));
+        await RefusedToConnect(setup.Accounts.Api, setup.Accounts.Ledger("B"));
     }
 
     [Fact]
@@ -209,9 +208,9 @@ public sealed class ServiceAccount_Specs(ServiceAccounts_Setup setup) : IClassFi
         await a.OpenAsync();
 
         Assert.Equal(0L, await Scalar(a, "select count(*) from ledger_a.accounts"));
-        await Refused(a, "select count(*) from ledger_b.accounts");
-        await Refused(a, "update ledger_b.accounts set balance = balance + 1000000");
-        await Refused(a, "select count(*) from saga.mt_events");
+        // Another ledger's tables, and the coordinator's, are in databases it may not connect to.
+        await RefusedToConnect(setup.Accounts.Ledger("A"), setup.Accounts.Ledger("B"));
+        await RefusedToConnect(setup.Accounts.Ledger("A"), setup.Accounts.Coordinator);
         await Refused(a, "create schema mallory");
         await Refused(a, "create table public.mallory (id int)");
     }
@@ -236,6 +235,13 @@ public sealed class ServiceAccount_Specs(ServiceAccounts_Setup setup) : IClassFi
     {
         await using var command = new NpgsqlCommand(sql, connection);
         return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private async Task RefusedToConnect(ServiceAccount account, ServiceAccount databaseOf)
+    {
+        await using var connection = new NpgsqlConnection(setup.ConnectionString(account, databaseOf));
+        var e = await Assert.ThrowsAsync<PostgresException>(() => connection.OpenAsync());
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, e.SqlState);
     }
 
     private static async Task Refused(NpgsqlConnection connection, string sql)
