@@ -237,6 +237,7 @@ public static class Chaos
                 ("kill -9 ledger B", s => Kill(system.LedgersB, s)),
                 ("kill -9 the Api", s => Kill(system.Apis, s)),
                 ("restart PostgreSQL", _ => Service("PostgreSQL", ["pg_ctlcluster", PostgresVersion(), "main", "restart"])),
+                ("restart ledger B's database server", _ => RestartServerOf(system.Accounts.Ledger("B"))),
                 ("B's transient credit failures", Flaky),
                 ("freeze ledger B while the operator repairs", Freeze),
                 ("hold B's credits in redelivery while the operator repairs", s => HoldInRedelivery(run, s)),
@@ -522,6 +523,18 @@ public static class Chaos
     }
 
     private static string Names(IEnumerable<HostProcess> hosts) => string.Join(" and ", hosts.Select(h => h.Name));
+
+    /// <summary>Restarts the local PostgreSQL server (pg_lsclusters) that holds the service's database: ledger B's is a server of its own.</summary>
+    private static async Task<(string, DateTimeOffset)> RestartServerOf(ServiceAccount service)
+    {
+        using var list = Process.Start(new ProcessStartInfo("pg_lsclusters", ["-h"]) { RedirectStandardOutput = true })!;
+        var clusters = (await list.StandardOutput.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        await list.WaitForExitAsync();
+        var server = clusters.FirstOrDefault(c => c.Length > 2 && c[2] == service.DatabasePort.ToString(CultureInfo.InvariantCulture))
+                     ?? throw new InvalidOperationException($"no local PostgreSQL server on port {service.DatabasePort} (pg_lsclusters), where {service.Service}'s database is");
+        await Service(["pg_ctlcluster", server[0], server[1], "restart"]);
+        return ($"PostgreSQL server '{server[1]}' (:{service.DatabasePort}, {service.Service}'s database {service.Database}) restarted", DateTimeOffset.UtcNow);
+    }
 
     private static string PostgresVersion() =>
         Directory.EnumerateDirectories("/etc/postgresql").Select(Path.GetFileName).OrderBy(v => int.TryParse(v, out var n) ? n : 0).Last()!;
