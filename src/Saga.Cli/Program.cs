@@ -27,8 +27,8 @@ try
     {
         ["demo", .. var options] when Options(options, ["--keep", "--cluster"], ["--ledgers"]) =>
             await Demo.Run(keep: options.Contains("--keep"), options.Contains("--cluster") ? Broker.Cluster : Broker.Single, LedgerIds.Parse(options), cancel.Token),
-        ["up"] => await Up.Run(Broker.Single, cancel.Token),
-        ["up", "--cluster"] => await Up.Run(Broker.Cluster, cancel.Token),
+        ["up", .. var options] when Options(options, ["--cluster"], ["--ledgers"]) =>
+            await Up.Run(options.Contains("--cluster") ? Broker.Cluster : Broker.Single, LedgerIds.Parse(options), cancel.Token),
         ["bench", .. var options] => await Bench.Run(BenchOptions.Parse(options), cancel.Token),
         ["chaos", .. var options] => await Chaos.Run(ChaosOptions.Parse(options), cancel.Token),
         _ => Usage(),
@@ -69,7 +69,7 @@ static int Usage()
                                                 the seed's story on the real system; exit 0 if the invariants hold
                                                 (--keep: then stay up, with the console's link to each transfer;
                                                 --ledgers: also B→C and C→A for each ledger beyond A and B)
-          [bold]up[/] [[--cluster]]                         the servers and the four hosts as local processes, until Ctrl+C
+          [bold]up[/] [[--cluster]] [[--ledgers A,B,C]]      the servers and the hosts as local processes, until Ctrl+C
                                                 (--cluster: on a three-node RabbitMQ cluster with quorum queues)
           [bold]bench[/] [[--transfers N]] [[--concurrency C]] [[--warmup W]] [[--rate R]] [[--accounts K]] [[--hot P]] [[--ceilings]] [[--json]]
                 [[--coordinators N]] [[--ledger-instances M]] [[--apis K]] [[--ledgers A,B,C]]
