@@ -7,22 +7,44 @@ namespace Saga.Cli;
 /// The seed's story, played on the real system: a transfer that completes, one rolled back for
 /// insufficient funds, one whose producer "crashes" after its local commit and is completed by the
 /// check-back, one whose credit fails twice and is retried, and one whose credit fails for good and
-/// is refunded by an operator. Exit code 0 only if the invariants hold.
+/// is refunded by an operator; and with a ledger beyond A and B (<c>--ledgers A,B,C</c>), a transfer from
+/// B to it and one from it to A. Exit code 0 only if the invariants hold.
 /// </summary>
 public static class Demo
 {
-    private sealed record Story(string Path, string From, string To, decimal Amount, string[] Finals)
+    /// <summary>An account of the demo in its ledger: "A/alice-1a2b3c".</summary>
+    private sealed record Account(string Ledger, string Id)
+    {
+        public override string ToString() => $"{Ledger}/{Id}";
+    }
+
+    private sealed record Story(string Path, Account From, Account To, decimal Amount, string[] Finals)
     {
         public Guid Id { get; set; }
         public List<string> States { get; } = [];
         public string State => States.Count > 0 ? States[^1] : "submitting";
     }
 
-    public static async Task<int> Run(bool keep, Broker broker, CancellationToken cancellationToken)
+    public static async Task<int> Run(bool keep, Broker broker, IReadOnlyList<string> ledgers, CancellationToken cancellationToken)
     {
+        if (!ledgers.Contains("A") || !ledgers.Contains("B"))
+        {
+            throw new OptionException($"the demo's story is played between ledgers A and B: --ledgers must name them (it names {string.Join(",", ledgers)})");
+        }
+        var others = ledgers.Where(l => l is not ("A" or "B")).ToList();
         var run = Guid.NewGuid().ToString("N")[..6];
-        var (alice, crashy, bob, flaky, closed) = ($"alice-{run}", $"crashy-{run}", $"bob-{run}", $"flaky-{run}", $"closed-{run}");
-        await using var system = LocalSystem.Create(broker: broker,
+        var (alice, crashy, bob, flaky, closed) = (new Account("A", $"alice-{run}"), new Account("A", $"crashy-{run}"), new Account("B", $"bob-{run}"),
+            new Account("B", $"flaky-{run}"), new Account("B", $"closed-{run}"));
+        // Beyond A and B: dave in B pays carol in each other ledger, and carol pays alice back half.
+        var dave = new Account("B", $"dave-{run}");
+        var carols = others.Select(l => new Account(l, $"carol-{run}")).ToList();
+        var opening = new Dictionary<Account, decimal> { [alice] = 1000m, [crashy] = 1000m, [bob] = 0m, [flaky] = 0m, [closed] = 0m };
+        if (others.Count > 0)
+        {
+            opening[dave] = 1000m;
+            carols.ForEach(carol => opening[carol] = 1000m);
+        }
+        await using var system = LocalSystem.Create(broker: broker, ledgers: ledgers,
             ledgerA: new() { ["Ledger__FaultInjection__Enabled"] = "true", ["Ledger__FaultInjection__SkipCommitFrom__0"] = "crashy-" },
             ledgerB: new()
             {
@@ -32,13 +54,12 @@ public static class Demo
         await system.Start(step => AnsiConsole.MarkupLineInterpolated($"[grey]{step}[/]"), cancellationToken);
         using var api = new ApiClient(system.Api.BaseAddress, "demo-operator");
 
-        AnsiConsole.MarkupLine("[bold]Opening accounts[/]: A/alice 1000, A/crashy 1000, B/bob 0, B/flaky 0, B/closed 0");
-        await api.OpenAccount("A", alice, 1000m, cancellationToken);
-        await api.OpenAccount("A", crashy, 1000m, cancellationToken);
-        await api.OpenAccount("B", bob, 0m, cancellationToken);
-        await api.OpenAccount("B", flaky, 0m, cancellationToken);
-        await api.OpenAccount("B", closed, 0m, cancellationToken);
-        var before = await Balances(api, alice, crashy, bob, flaky, closed, cancellationToken);
+        AnsiConsole.MarkupLineInterpolated($"[bold]Opening accounts[/]: {string.Join(", ", opening.Select(a => $"{a.Key.Ledger}/{a.Key.Id.Split('-')[0]} {a.Value:0}"))}");
+        foreach (var (account, balance) in opening)
+        {
+            await api.OpenAccount(account.Ledger, account.Id, balance, cancellationToken);
+        }
+        var before = await Balances(api, opening.Keys, cancellationToken);
 
         Story[] stories =
         [
@@ -47,12 +68,17 @@ public static class Demo
             new("A crashes, check-back", crashy, bob, 100m, [TransferStates.Completed]),
             new("B fails twice, retry", alice, flaky, 100m, [TransferStates.Completed]),
             new("B fails for good, refund", alice, closed, 100m, [TransferStates.Refunded]),
+            .. carols.SelectMany(carol => new Story[]
+            {
+                new($"B to {carol.Ledger}", dave, carol, 100m, [TransferStates.Completed]),
+                new($"{carol.Ledger} to A", carol, alice, 50m, [TransferStates.Completed]),
+            }),
         ];
         foreach (var story in stories)
         {
-            var submitted = await api.Submit($"demo-{run}-{story.Path}", "A", story.From, "B", story.To, story.Amount, cancellationToken);
+            var submitted = await api.Submit($"demo-{run}-{story.Path}", story.From.Ledger, story.From.Id, story.To.Ledger, story.To.Id, story.Amount, cancellationToken);
             story.Id = submitted.Id ?? throw new InvalidOperationException($"{story.Path}: {submitted.Status} {submitted.Problem}");
-            AnsiConsole.MarkupLineInterpolated($"submitted [blue]{story.Path}[/] ({story.Amount} from A/{story.From} to B/{story.To}): {story.Id}");
+            AnsiConsole.MarkupLineInterpolated($"submitted [blue]{story.Path}[/] ({story.Amount} from {story.From} to {story.To}): {story.Id}");
         }
 
         var deadline = DateTime.UtcNow.AddSeconds(90);
@@ -76,8 +102,8 @@ public static class Demo
             await Task.Delay(200, cancellationToken);
         }
 
-        var after = await Balances(api, alice, crashy, bob, flaky, closed, cancellationToken);
-        var table = new Table().AddColumns("transfer", "path", "final state", "A change", "B change", "check-backs", "retries");
+        var after = await Balances(api, opening.Keys, cancellationToken);
+        var table = new Table().AddColumns("transfer", "path", "ledgers", "final state", "from change", "to change", "check-backs", "retries");
         var creditsWithoutDebit = 0;
         foreach (var story in stories)
         {
@@ -88,7 +114,7 @@ public static class Demo
             var refunded = events.Any(e => e.Type == "CreditConfirmed" && e.Data.GetProperty("purpose").GetString() == "Refund");
             creditsWithoutDebit += credited && !debited ? 1 : 0;
             var retries = events.Where(e => e.Type == "CreditConfirmed").Sum(e => e.Data.GetProperty("retries").GetInt32());
-            table.AddRow(story.Id.ToString()[..8], story.Path, transfer?.State ?? "?",
+            table.AddRow(story.Id.ToString()[..8], story.Path, $"{story.From.Ledger} → {story.To.Ledger}", transfer?.State ?? "?",
                 (debited && !refunded ? -story.Amount : 0m).ToString("+0.00;-0.00;0"), (credited ? story.Amount : 0m).ToString("+0.00;-0.00;0"),
                 (transfer?.CheckBacks ?? 0).ToString(), retries.ToString());
         }
@@ -98,8 +124,9 @@ public static class Demo
 
         var conserved = before.Values.Sum() == after.Values.Sum();
         var allFinal = stories.All(s => s.Finals.Contains(s.State));
-        var expected = after[alice] == 1000m - 200m && after[crashy] == 900m && after[bob] == 200m && after[flaky] == 100m && after[closed] == 0m;
-        Report("money conserved (A + B)", conserved);
+        var expected = after[alice] == 1000m - 200m + 50m * carols.Count && after[crashy] == 900m && after[bob] == 200m && after[flaky] == 100m && after[closed] == 0m
+            && (carols.Count == 0 || after[dave] == 1000m - 100m * carols.Count) && carols.All(carol => after[carol] == 1000m + 100m - 50m);
+        Report($"money conserved ({string.Join(" + ", ledgers)})", conserved);
         Report("no credit without a debit", creditsWithoutDebit == 0);
         Report("every transfer in a final state", allFinal);
         Report("balances are what the stories say", expected);
@@ -117,17 +144,18 @@ public static class Demo
         return exitCode;
     }
 
-    private static async Task<Dictionary<string, decimal>> Balances(ApiClient api, string alice, string crashy, string bob, string flaky, string closed,
-        CancellationToken cancellationToken) =>
-        new()
+    private static async Task<Dictionary<Account, decimal>> Balances(ApiClient api, IEnumerable<Account> accounts, CancellationToken cancellationToken)
+    {
+        var balances = new Dictionary<Account, decimal>();
+        foreach (var account in accounts)
         {
-            [alice] = await api.Balance("A", alice, cancellationToken), [crashy] = await api.Balance("A", crashy, cancellationToken),
-            [bob] = await api.Balance("B", bob, cancellationToken), [flaky] = await api.Balance("B", flaky, cancellationToken),
-            [closed] = await api.Balance("B", closed, cancellationToken),
-        };
+            balances[account] = await api.Balance(account.Ledger, account.Id, cancellationToken);
+        }
+        return balances;
+    }
 
-    private static string Describe(Dictionary<string, decimal> balances) =>
-        string.Join(", ", balances.Select(b => $"{b.Key.Split('-')[0]} {b.Value:0.00}")) + $" (total {balances.Values.Sum():0.00})";
+    private static string Describe(Dictionary<Account, decimal> balances) =>
+        string.Join(", ", balances.Select(b => $"{b.Key.Ledger}/{b.Key.Id.Split('-')[0]} {b.Value:0.00}")) + $" (total {balances.Values.Sum():0.00})";
 
     private static async Task<uint> ErrorQueueDepth(LocalSystem system)
     {

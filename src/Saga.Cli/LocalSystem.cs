@@ -12,32 +12,36 @@ public sealed record Instances(int Coordinators = 1, int Ledgers = 1, int Apis =
 public enum Broker { Single, Cluster }
 
 /// <summary>
-/// The servers (through infra/up.sh) and the hosts as local processes: coordinators, ledger A and
-/// ledger B instances, and Apis, one of each unless told otherwise. Their process ids go to
-/// .run/pids so infra/down.sh stops exactly these.
+/// The servers (through infra/up.sh) and the hosts as local processes: coordinators, the instances of
+/// each ledger (A and B unless told otherwise), and Apis, one of each unless told otherwise. Their
+/// process ids go to .run/pids so infra/down.sh stops exactly these.
 /// </summary>
 public sealed class LocalSystem : IAsyncDisposable
 {
     private readonly string _runDirectory;
     private readonly Lock _pidsLock = new();
 
-    private LocalSystem(string root, Instances instances, Broker broker, Dictionary<string, string> coordinator, Dictionary<string, string> ledgerA,
-        Dictionary<string, string> ledgerB, Dictionary<string, string> api)
+    private LocalSystem(string root, Instances instances, Broker broker, IReadOnlyList<string> ledgers, Dictionary<string, string> coordinator,
+        Dictionary<string, Dictionary<string, string>> ledgerSettings, Dictionary<string, string> api)
     {
         Root = root;
         Broker = broker;
+        LedgerIds = ledgers;
         _runDirectory = Path.Combine(root, ".run");
         var logs = Path.Combine(_runDirectory, "logs");
         if (Directory.Exists(logs))
         {
             Directory.Delete(logs, recursive: true); // each run's logs on their own
         }
-        // Each host as its own service account, never as the administrator (README.md, "Service accounts").
-        Accounts = ServiceAccounts.Read(root);
+        // Each host as its own service account, never as the administrator (README.md, "Service accounts"),
+        // and an account for each of these ledgers, whatever Saga__Ledgers says.
+        Accounts = ServiceAccounts.Read(root, ledgers: ledgers);
         Coordinators = Role("coordinator", "Saga.Coordinator", instances.Coordinators, As(Accounts.Coordinator, coordinator), logs);
-        LedgersA = Role("ledger-a", "Saga.Ledger", instances.Ledgers, With(As(Accounts.Ledger("A"), ledgerA), "Ledger__Id", "A"), logs);
-        LedgersB = Role("ledger-b", "Saga.Ledger", instances.Ledgers, With(As(Accounts.Ledger("B"), ledgerB), "Ledger__Id", "B"), logs);
-        Apis = Role("api", "Saga.Api", instances.Apis, As(Accounts.Api, api), logs);
+        Ledgers = ledgers.ToDictionary(id => id, IReadOnlyList<HostProcess> (id) => Role("ledger-" + id.ToLowerInvariant(), "Saga.Ledger", instances.Ledgers,
+            With(As(Accounts.Ledger(id), ledgerSettings.GetValueOrDefault(id) ?? []), "Ledger__Id", id), logs));
+        // The Api accepts exactly these ledgers (its appsettings.json names A and B).
+        var apiLedgers = ledgers.Select((id, i) => KeyValuePair.Create($"Api__Ledgers__{i}", id)).ToDictionary();
+        Apis = Role("api", "Saga.Api", instances.Apis, As(Accounts.Api, apiLedgers.Concat(api).ToDictionary()), logs);
         foreach (var host in Hosts)
         {
             host.Restarted += RecordPids;
@@ -48,14 +52,21 @@ public sealed class LocalSystem : IAsyncDisposable
     public Broker Broker { get; }
     public ServiceAccounts Accounts { get; }
     public IReadOnlyList<HostProcess> Coordinators { get; }
-    public IReadOnlyList<HostProcess> LedgersA { get; }
-    public IReadOnlyList<HostProcess> LedgersB { get; }
+
+    /// <summary>The ledgers this system runs, in the order given.</summary>
+    public IReadOnlyList<string> LedgerIds { get; }
+
+    /// <summary>Each ledger's instances, by its id.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<HostProcess>> Ledgers { get; }
+
+    public IReadOnlyList<HostProcess> LedgersA => Ledgers["A"];
+    public IReadOnlyList<HostProcess> LedgersB => Ledgers["B"];
     public IReadOnlyList<HostProcess> Apis { get; }
     public HostProcess Coordinator => Coordinators[0];
     public HostProcess LedgerA => LedgersA[0];
     public HostProcess LedgerB => LedgersB[0];
     public HostProcess Api => Apis[0];
-    public IReadOnlyList<HostProcess> Hosts => [.. Coordinators, .. LedgersA, .. LedgersB, .. Apis];
+    public IReadOnlyList<HostProcess> Hosts => [.. Coordinators, .. LedgerIds.SelectMany(id => Ledgers[id]), .. Apis];
 
     // The same names and defaults as the hosts: the "Postgres" and "RabbitMq" sections, from the environment.
     // These are the administrator's, for the CLI's own tools (counters, the demo's look at the error queue).
@@ -65,10 +76,13 @@ public sealed class LocalSystem : IAsyncDisposable
 
     public RabbitMqOptions RabbitMq { get; private set; } = Environment.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new();
 
+    /// <param name="ledgerA">Ledger A's own settings (the demo's and chaos's faults); <paramref name="ledgerB"/> B's.</param>
+    /// <param name="ledgers">The ledgers to run; <see cref="Cli.LedgerIds.Default"/> (A, B) unless told.</param>
     public static LocalSystem Create(
         Dictionary<string, string>? coordinator = null, Dictionary<string, string>? ledgerA = null, Dictionary<string, string>? ledgerB = null,
-        Dictionary<string, string>? api = null, Instances? instances = null, Broker broker = Broker.Single) =>
-        new(FindRoot(), instances ?? new(), broker, coordinator ?? [], ledgerA ?? [], ledgerB ?? [], api ?? []);
+        Dictionary<string, string>? api = null, Instances? instances = null, Broker broker = Broker.Single, IReadOnlyList<string>? ledgers = null) =>
+        new(FindRoot(), instances ?? new(), broker, ledgers ?? Cli.LedgerIds.Default, coordinator ?? [],
+            new() { ["A"] = ledgerA ?? [], ["B"] = ledgerB ?? [] }, api ?? []);
 
     /// <summary>infra/up.sh, then every host, waiting until each is ready.</summary>
     public async Task Start(Action<string> progress, CancellationToken cancellationToken = default)
@@ -95,10 +109,10 @@ public sealed class LocalSystem : IAsyncDisposable
             progress("starting RabbitMQ and PostgreSQL (infra/up.sh)");
             await Infra(["up.sh"], cancellationToken);
         }
-        progress("starting the coordinator and ledgers A and B");
-        await Task.WhenAll(Coordinator.Start(cancellationToken), LedgerA.Start(cancellationToken), LedgerB.Start(cancellationToken));
+        progress($"starting the coordinator and ledgers {Cli.LedgerIds.Listing(LedgerIds)}");
+        await Task.WhenAll([Coordinator.Start(cancellationToken), .. LedgerIds.Select(id => Ledgers[id][0].Start(cancellationToken))]);
         // The first of each role has brought its schema up to date; the others join it, as a scale-out would.
-        var others = Coordinators.Skip(1).Concat(LedgersA.Skip(1)).Concat(LedgersB.Skip(1)).ToList();
+        var others = Coordinators.Skip(1).Concat(LedgerIds.SelectMany(id => Ledgers[id].Skip(1))).ToList();
         if (others.Count > 0)
         {
             progress($"starting {string.Join(", ", others.Select(h => h.Name))}");
@@ -112,10 +126,13 @@ public sealed class LocalSystem : IAsyncDisposable
     /// <summary>Runs a script of infra/ and returns what it printed; throws if it fails.</summary>
     private async Task<string> Infra(string[] arguments, CancellationToken cancellationToken)
     {
-        var script = Process.Start(new ProcessStartInfo("bash", [Path.Combine(Root, "infra", arguments[0]), .. arguments[1..]])
+        var start = new ProcessStartInfo("bash", [Path.Combine(Root, "infra", arguments[0]), .. arguments[1..]])
         {
             RedirectStandardOutput = true, RedirectStandardError = true,
-        })!;
+        };
+        // An account and a database for each of this system's ledgers (infra/config.sh places them).
+        start.Environment["Saga__Ledgers"] = string.Join(' ', LedgerIds);
+        var script = Process.Start(start)!;
         // Both pipes at once: reading one to its end while the other fills would block the script.
         var stdout = script.StandardOutput.ReadToEndAsync(cancellationToken);
         var stderr = script.StandardError.ReadToEndAsync(cancellationToken);

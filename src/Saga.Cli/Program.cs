@@ -25,10 +25,10 @@ try
 {
     return args switch
     {
-        ["demo", .. var options] when options.All(o => o is "--keep" or "--cluster") =>
-            await Demo.Run(keep: options.Contains("--keep"), options.Contains("--cluster") ? Broker.Cluster : Broker.Single, cancel.Token),
-        ["up"] => await Up.Run(Broker.Single, cancel.Token),
-        ["up", "--cluster"] => await Up.Run(Broker.Cluster, cancel.Token),
+        ["demo", .. var options] when Options(options, ["--keep", "--cluster"], ["--ledgers"]) =>
+            await Demo.Run(keep: options.Contains("--keep"), options.Contains("--cluster") ? Broker.Cluster : Broker.Single, LedgerIds.Parse(options), cancel.Token),
+        ["up", .. var options] when Options(options, ["--cluster"], ["--ledgers"]) =>
+            await Up.Run(options.Contains("--cluster") ? Broker.Cluster : Broker.Single, LedgerIds.Parse(options), cancel.Token),
         ["bench", .. var options] => await Bench.Run(BenchOptions.Parse(options), cancel.Token),
         ["chaos", .. var options] => await Chaos.Run(ChaosOptions.Parse(options), cancel.Token),
         _ => Usage(),
@@ -38,18 +38,43 @@ catch (OperationCanceledException) when (cancel.IsCancellationRequested)
 {
     return 130;
 }
+catch (OptionException e)
+{
+    AnsiConsole.MarkupLineInterpolated($"[red]{e.Message}[/]");
+    return 2;
+}
+
+// Only these flags, and these options each followed by its value.
+static bool Options(string[] args, string[] flags, string[] withValue)
+{
+    for (var i = 0; i < args.Length; i++)
+    {
+        if (withValue.Contains(args[i]))
+        {
+            i++;
+        }
+        else if (!flags.Contains(args[i]))
+        {
+            return false;
+        }
+    }
+    return true;
+}
 
 static int Usage()
 {
     AnsiConsole.MarkupLine("""
         usage: dotnet run -c Release --project src/Saga.Cli -- <verb>
-          [bold]demo[/] [[--keep]] [[--cluster]]             the seed's story on the real system; exit 0 if the invariants hold
-                                                (--keep: then stay up, with the console's link to each transfer)
-          [bold]up[/] [[--cluster]]                         the servers and the four hosts as local processes, until Ctrl+C
+          [bold]demo[/] [[--keep]] [[--cluster]] [[--ledgers A,B,C]]
+                                                the seed's story on the real system; exit 0 if the invariants hold
+                                                (--keep: then stay up, with the console's link to each transfer;
+                                                --ledgers: also B→C and C→A for each ledger beyond A and B)
+          [bold]up[/] [[--cluster]] [[--ledgers A,B,C]]      the servers and the hosts as local processes, until Ctrl+C
                                                 (--cluster: on a three-node RabbitMQ cluster with quorum queues)
           [bold]bench[/] [[--transfers N]] [[--concurrency C]] [[--warmup W]] [[--rate R]] [[--accounts K]] [[--hot P]] [[--ceilings]] [[--json]]
-                [[--coordinators N]] [[--ledger-instances M]] [[--apis K]]
+                [[--coordinators N]] [[--ledger-instances M]] [[--apis K]] [[--ledgers A,B,C]]
                                                 throughput, latency, messages and commits per transfer
+                                                (--ledgers: more than two, and transfers go between any two)
           [bold]chaos[/] [[--short]] [[--cluster]] [[--seed N]] [[--coordinators 2]] [[--ledger-instances 2]] [[--apis 2]]
                                                 kill, restart and freeze hosts and servers during a bench while an
                                                 operator repairs; every transfer's money checked against its final state

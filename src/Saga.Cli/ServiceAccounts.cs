@@ -27,11 +27,13 @@ public sealed class ServiceAccounts
 {
     private readonly string _script;
     private readonly string? _database;
+    private readonly IReadOnlyList<string>? _ledgers;
 
-    private ServiceAccounts(string root, IReadOnlyList<ServiceAccount> accounts, string? database)
+    private ServiceAccounts(string root, IReadOnlyList<ServiceAccount> accounts, string? database, IReadOnlyList<string>? ledgers)
     {
         _script = Path.Combine(root, "infra", "service-accounts.sh");
         _database = database;
+        _ledgers = ledgers;
         All = accounts;
     }
 
@@ -50,30 +52,35 @@ public sealed class ServiceAccounts
 
     /// <summary>
     /// The accounts of this environment; with <paramref name="database"/>, as if Postgres__Database were it (the
-    /// coordinator's database, which names the ledgers' too): a test run's databases of its own.
+    /// coordinator's database, which names the ledgers' too): a test run's databases of its own. With
+    /// <paramref name="ledgers"/>, as if Saga__Ledgers named them: a system of other ledgers than infra/config.sh's.
     /// </summary>
-    public static ServiceAccounts Read(string root, string? database = null)
+    public static ServiceAccounts Read(string root, string? database = null, IReadOnlyList<string>? ledgers = null)
     {
         var script = Path.Combine(root, "infra", "service-accounts.sh");
-        var accounts = Run(script, ["accounts"], database).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Split('\t') switch
+        var accounts = Run(script, ["accounts"], database, ledgers).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Split('\t') switch
         {
             [var service, var user, var role, var password, var tags, var configure, var write, var read, var host, var port, var db]
                 when int.TryParse(port, CultureInfo.InvariantCulture, out var number) =>
                 new ServiceAccount(service, user, role, password, tags == "-" ? "" : tags, configure, write, read, host, number, db),
             _ => throw new InvalidOperationException($"infra/service-accounts.sh accounts: unexpected line '{line}'"),
         }).ToList();
-        return new ServiceAccounts(root, accounts, database);
+        return new ServiceAccounts(root, accounts, database, ledgers);
     }
 
     /// <summary>The SQL that gives each service whose database <paramref name="database"/> is its schema there, run as the database's owner.</summary>
-    public string DatabaseSql(string database) => Run(_script, ["database-sql", database], _database);
+    public string DatabaseSql(string database) => Run(_script, ["database-sql", database], _database, _ledgers);
 
-    private static string Run(string script, string[] arguments, string? database)
+    private static string Run(string script, string[] arguments, string? database, IReadOnlyList<string>? ledgers)
     {
         var start = new ProcessStartInfo("bash", [script, .. arguments]) { RedirectStandardOutput = true, RedirectStandardError = true };
         if (database is not null)
         {
             start.Environment["Postgres__Database"] = database;
+        }
+        if (ledgers is not null)
+        {
+            start.Environment["Saga__Ledgers"] = string.Join(' ', ledgers);
         }
         using var process = Process.Start(start)!;
         var error = process.StandardError.ReadToEndAsync();

@@ -6,9 +6,9 @@ namespace Saga.Cli;
 /// <summary>The whole system as local processes until Ctrl+C, for trying the Api and the console by hand.</summary>
 public static class Up
 {
-    public static async Task<int> Run(Broker broker, CancellationToken cancellationToken)
+    public static async Task<int> Run(Broker broker, IReadOnlyList<string> ledgers, CancellationToken cancellationToken)
     {
-        await using var system = LocalSystem.Create(broker: broker);
+        await using var system = LocalSystem.Create(broker: broker, ledgers: ledgers);
         await system.Start(step => AnsiConsole.MarkupLineInterpolated($"[grey]{step}[/]"), cancellationToken);
         AnsiConsole.MarkupLineInterpolated($"Api: {system.Api.BaseAddress} (OpenAPI: {system.Api.BaseAddress}/openapi/v1.json), logs in .run/logs");
         await StayUp(system, cancellationToken);

@@ -21,7 +21,7 @@ public static class Bench
 {
     public static async Task<int> Run(BenchOptions options, CancellationToken cancellationToken)
     {
-        await using var system = LocalSystem.Create(instances: options.Instances);
+        await using var system = LocalSystem.Create(instances: options.Instances, ledgers: options.Ledgers);
         await system.Start(step => Progress(options, step), cancellationToken);
         var result = await Measure(system, options, beside: null, cancellationToken);
         BenchReport.Print(result, options);
@@ -41,8 +41,9 @@ public static class Bench
         var db = databases.Coordinator;
         var needsAttentionIsFinal = beside is null;
 
-        Progress(options, $"opening {options.Accounts} accounts in each ledger");
-        await LoadDriver.OpenAccounts(apis[0], run, options.Accounts, cancellationToken);
+        var ledgers = system.LedgerIds;
+        Progress(options, $"opening {options.Accounts} accounts in each of ledgers {LedgerIds.Listing(ledgers)}");
+        await LoadDriver.OpenAccounts(apis[0], run, options.Accounts, ledgers, cancellationToken);
 
         var ceilings = options.Ceilings ? await Ceilings.Measure(system, s => Progress(options, s), cancellationToken) : null;
         if (ceilings is not null)
@@ -57,7 +58,7 @@ public static class Bench
             Progress(options, $"warming up: {options.Warmup} transfers at concurrency {options.Concurrency}");
             var warm = new ConcurrentDictionary<Guid, long>();
             using var warmWatch = TransferWatch.Start(db, needsAttentionIsFinal);
-            await LoadDriver.Submit(apis, options, options.Warmup, run, $"{run}-warm", warm, warmWatch.WhenDecided, cancellationToken);
+            await LoadDriver.Submit(apis, options, ledgers, options.Warmup, run, $"{run}-warm", warm, warmWatch.WhenDecided, cancellationToken);
             await warmWatch.UntilFinal(warm.Keys, TimeSpan.FromSeconds(60), askById: false, cancellationToken);
             await warmWatch.Stop();
             await Task.Delay(5500, cancellationToken); // RabbitMQ's statistics count the warm-up's last messages
@@ -73,7 +74,7 @@ public static class Bench
         var operatorTask = beside?.Operator(run, stopFaults.Token) ?? Task.CompletedTask;
 
         // Under faults the load lasts at least until the last fault is injected, so every fault meets traffic.
-        var attempted = await LoadDriver.Submit(apis, options, options.Transfers, run, run, submitted, watch.WhenDecided, cancellationToken, until: beside is null ? null : faultTask);
+        var attempted = await LoadDriver.Submit(apis, options, ledgers, options.Transfers, run, run, submitted, watch.WhenDecided, cancellationToken, until: beside is null ? null : faultTask);
         Progress(options, "waiting until every transfer is final");
         var waitedFrom = Stopwatch.GetTimestamp();
         await watch.UntilFinal(submitted.Keys, TimeSpan.FromSeconds(beside is null ? 60 : 120), askById: true, cancellationToken);
@@ -103,15 +104,15 @@ public static class Bench
         var lastCompletion = done.Count > 0 ? done.Max(d => d.Value.At) : DateTimeOffset.UtcNow;
         var seconds = Math.Max(0.001, (lastCompletion - startedAt).TotalSeconds);
         var cost = CostPerTransfer.Between(before, after, submitted.Count);
-        var (conserved, duplicates, withoutDebit) = await Reconciliation.Read(databases, run, options.Accounts, cancellationToken);
+        var reconciliation = await Reconciliation.Read(databases, ledgers, run, cancellationToken);
         return new BenchResult(
             run, attempted, attempted - submitted.Count, options.Concurrency, done.Count, submitted.Keys.Count(id => !watch.IsFinal(id)),
             done.Count / seconds,
             latencies.Ms(50), latencies.Ms(95), latencies.Ms(99), latencies.MaxMs,
             cost.Messages, cost.Commits, cost.WalFlushes, cost.CpuSecondsPer1000,
-            conserved, duplicates, withoutDebit,
+            reconciliation.Conserved, reconciliation.Duplicates, reconciliation.CreditsWithoutDebit,
             watch.Seen.Where(c => submitted.ContainsKey(c.Key)).GroupBy(c => c.Value.State).ToDictionary(g => g.Key, g => g.Count()),
-            ceilings, submitted.Keys.ToList());
+            ceilings, reconciliation.Pairs, submitted.Keys.ToList());
     }
 
     private static void Progress(BenchOptions options, string step)

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Saga.Cli;
 
 public sealed record BenchOptions(int Transfers, int Concurrency, int Accounts, double Hot, bool Ceilings, bool Json, int Warmup = 0, double Rate = 0,
-    Instances? Instances = null)
+    Instances? Instances = null, IReadOnlyList<string>? Ledgers = null)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -21,6 +21,7 @@ public sealed record BenchOptions(int Transfers, int Concurrency, int Accounts, 
             new Instances(
                 int.Parse(Value("--coordinators") ?? "1", CultureInfo.InvariantCulture),
                 int.Parse(Value("--ledger-instances") ?? "1", CultureInfo.InvariantCulture),
-                int.Parse(Value("--apis") ?? "1", CultureInfo.InvariantCulture)));
+                int.Parse(Value("--apis") ?? "1", CultureInfo.InvariantCulture)),
+            LedgerIds.Parse(args));
     }
 }

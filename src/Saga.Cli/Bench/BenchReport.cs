@@ -12,6 +12,7 @@ public static class BenchReport
         if (options.Json)
         {
             Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
+            PrintPairs(result);
             Console.WriteLine(result.Line);
             return;
         }
@@ -41,7 +42,17 @@ public static class BenchReport
         table.AddRow("money conserved", result.Conserved ? "yes" : "NO");
         table.AddRow("duplicate credits", result.Duplicates.ToString());
         table.AddRow("credits without a debit", result.CreditsWithoutDebit.ToString());
+        table.AddRow("ledger pairs whose debits and credits agree", $"{result.Pairs.Count(p => p.Holds)} of {result.Pairs.Count}");
         AnsiConsole.Write(table);
+        PrintPairs(result);
         Console.WriteLine(result.Line);
+    }
+
+    private static void PrintPairs(BenchResult result)
+    {
+        foreach (var pair in result.Pairs)
+        {
+            Console.WriteLine(pair.Line);
+        }
     }
 }
