@@ -100,25 +100,14 @@ public sealed record Reconciliation(IReadOnlyList<LedgerPair> Pairs, bool Conser
         var schema = "ledger_" + ledger.ToLowerInvariant();
         var applied = await LedgerTables.Applied(db, schema, "c", cancellationToken);
         var (opening, balance) = (0m, 0m);
-        await Rows(db, $"select coalesce(sum(opening_balance), 0), coalesce(sum(balance), 0) from {schema}.accounts where account_id like $1", accounts,
+        await LedgerTables.Rows(db, $"select coalesce(sum(opening_balance), 0), coalesce(sum(balance), 0) from {schema}.accounts where account_id like $1", accounts,
             r => (opening, balance) = (r.GetDecimal(0), r.GetDecimal(1)), cancellationToken);
         var debits = new List<Debit>();
-        await Rows(db, $"select transfer_id, to_ledger, amount from {schema}.local_transactions where from_account like $1 and outcome = 'committed'", accounts,
+        await LedgerTables.Rows(db, $"select transfer_id, to_ledger, amount from {schema}.local_transactions where from_account like $1 and outcome = 'committed'", accounts,
             r => debits.Add(new Debit(r.GetGuid(0), r.IsDBNull(1) ? "?" : r.GetString(1), r.GetDecimal(2))), cancellationToken);
         var credits = new List<Credit>();
-        await Rows(db, $"select transfer_id, amount, purpose = 1 from {schema}.credits c where account_id like $1 and purpose in (0, 1) and {applied}", accounts,
+        await LedgerTables.Rows(db, $"select transfer_id, amount, purpose = 1 from {schema}.credits c where account_id like $1 and purpose in (0, 1) and {applied}", accounts,
             r => credits.Add(new Credit(r.GetGuid(0), r.GetDecimal(1), r.GetBoolean(2))), cancellationToken);
         return new LedgerRecords(ledger, opening, balance, debits, credits);
-    }
-
-    private static async Task Rows(NpgsqlDataSource db, string sql, string accounts, Action<NpgsqlDataReader> row, CancellationToken cancellationToken)
-    {
-        await using var command = db.CreateCommand(sql);
-        command.Parameters.Add(new() { Value = accounts });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            row(reader);
-        }
     }
 }

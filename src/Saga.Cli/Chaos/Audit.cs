@@ -6,6 +6,18 @@ namespace Saga.Cli;
 /// <summary>How the ledgers' credits tables tell a credit that moved money from a void.</summary>
 public static class LedgerTables
 {
+    /// <summary>Runs <paramref name="sql"/> with its one parameter in one database and hands each row to <paramref name="row"/>.</summary>
+    public static async Task Rows(NpgsqlDataSource db, string sql, object parameter, Action<NpgsqlDataReader> row, CancellationToken cancellationToken)
+    {
+        await using var command = db.CreateCommand(sql);
+        command.Parameters.Add(new() { Value = parameter });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            row(reader);
+        }
+    }
+
     /// <summary>
     /// A condition on the row <paramref name="alias"/> of <paramref name="schema"/>.credits, true for a
     /// credit that moved money. A ledger that records voids has the column <c>voided_at</c>, set on a
@@ -109,20 +121,20 @@ public sealed record Audit(IReadOnlyList<AuditedTransfer> Transfers, decimal Ope
         var all = ids.ToArray();
 
         var states = new Dictionary<Guid, (string? State, decimal? Amount, DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt)>();
-        await Rows(coordinator, """
+        await LedgerTables.Rows(coordinator, """
             select id, current_state, (data->>'Amount')::numeric, (data->>'CreatedAt')::timestamptz, updated_at
             from saga.mt_doc_transfer where id = any($1)
             """, all, r => states[r.GetGuid(0)] = (
                 r.IsDBNull(1) ? null : r.GetString(1), r.IsDBNull(2) ? null : r.GetDecimal(2),
                 r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3), r.IsDBNull(4) ? null : r.GetFieldValue<DateTimeOffset>(4)), cancellationToken);
         var debits = new Dictionary<Guid, (decimal? Amount, bool Committed)>();
-        await Rows(a, "select transfer_id, amount, outcome = 'committed' from ledger_a.local_transactions where transfer_id = any($1)", all,
+        await LedgerTables.Rows(a, "select transfer_id, amount, outcome = 'committed' from ledger_a.local_transactions where transfer_id = any($1)", all,
             r => debits[r.GetGuid(0)] = (r.IsDBNull(1) ? null : r.GetDecimal(1), r.GetBoolean(2)), cancellationToken);
         var refunds = new HashSet<Guid>();
-        await Rows(a, $"select transfer_id from ledger_a.credits c where transfer_id = any($1) and purpose = 1 and {appliedA}", all,
+        await LedgerTables.Rows(a, $"select transfer_id from ledger_a.credits c where transfer_id = any($1) and purpose = 1 and {appliedA}", all,
             r => refunds.Add(r.GetGuid(0)), cancellationToken);
         var (credits, voids) = (new HashSet<Guid>(), new HashSet<Guid>());
-        await Rows(b, $"select transfer_id, {appliedB} from ledger_b.credits c where transfer_id = any($1) and purpose = 0", all,
+        await LedgerTables.Rows(b, $"select transfer_id, {appliedB} from ledger_b.credits c where transfer_id = any($1) and purpose = 0", all,
             r => (r.GetBoolean(1) ? credits : voids).Add(r.GetGuid(0)), cancellationToken);
 
         var transfers = all.Select(id =>
@@ -154,26 +166,15 @@ public sealed record Audit(IReadOnlyList<AuditedTransfer> Transfers, decimal Ope
     private static async Task<List<Guid>> Ids(NpgsqlDataSource db, string sql, string accounts, CancellationToken cancellationToken)
     {
         var ids = new List<Guid>();
-        await Rows(db, sql, accounts, r => ids.Add(r.GetGuid(0)), cancellationToken);
+        await LedgerTables.Rows(db, sql, accounts, r => ids.Add(r.GetGuid(0)), cancellationToken);
         return ids;
-    }
-
-    private static async Task Rows(NpgsqlDataSource db, string sql, object parameter, Action<NpgsqlDataReader> row, CancellationToken cancellationToken)
-    {
-        await using var command = db.CreateCommand(sql);
-        command.Parameters.Add(new() { Value = parameter });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            row(reader);
-        }
     }
 
     private static async Task<(decimal Opening, decimal Balance, decimal Unexplained)> Totals(NpgsqlDataSource db, string sql, string accounts,
         CancellationToken cancellationToken)
     {
         (decimal, decimal, decimal) totals = default;
-        await Rows(db, sql, accounts, r => totals = (r.GetDecimal(0), r.GetDecimal(1), r.GetDecimal(2)), cancellationToken);
+        await LedgerTables.Rows(db, sql, accounts, r => totals = (r.GetDecimal(0), r.GetDecimal(1), r.GetDecimal(2)), cancellationToken);
         return totals;
     }
 }

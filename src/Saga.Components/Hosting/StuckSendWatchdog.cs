@@ -122,20 +122,14 @@ public sealed class StuckSendWatchdog(
             using var timer = new PeriodicTimer(options.Value.Interval, clock);
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                if (Stuck() is { } stuck)
+                var why = Stuck() is { } stuck
+                    ? $"A send to {stuck.Destination} has waited {stuck.Waited.TotalSeconds:0} s for the broker"
+                    : Refused() is { } refused
+                        ? $"The broker has refused every send to {refused.Destination} for {refused.For.TotalSeconds:0} s"
+                        : null;
+                if (why is not null)
                 {
-                    logger.LogCritical(
-                        "A send to {Destination} has waited {Seconds:0} s for the broker: stopping with exit code {ExitCode} to be started afresh",
-                        stuck.Destination, stuck.Waited.TotalSeconds, ConsumerWatchdog.ExitCode);
-                    Environment.ExitCode = ConsumerWatchdog.ExitCode;
-                    lifetime?.StopApplication();
-                    return;
-                }
-                if (Refused() is { } refused)
-                {
-                    logger.LogCritical(
-                        "The broker has refused every send to {Destination} for {Seconds:0} s: stopping with exit code {ExitCode} to be started afresh, with new channels",
-                        refused.Destination, refused.For.TotalSeconds, ConsumerWatchdog.ExitCode);
+                    logger.LogCritical("{Why}: stopping with exit code {ExitCode} to be started afresh, with new channels", why, ConsumerWatchdog.ExitCode);
                     Environment.ExitCode = ConsumerWatchdog.ExitCode;
                     lifetime?.StopApplication();
                     return;
