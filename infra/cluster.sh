@@ -37,6 +37,12 @@ running() { ctl "$1" status >/dev/null 2>&1; }
 start_node() {
   local n=$1 dir="$base/saga-$1"
   running "$n" && return 0
+  # A VM that answers without RabbitMQ running in it: a minority that stayed paused after its partition healed
+  # (seen after a kill -9 followed within seconds by a partition). It holds the node's name and ports: stop it first.
+  if alive "$n"; then
+    say "$(name "$n") is alive but RabbitMQ is not running in it (paused?): stopping its VM to start it afresh"
+    ctl "$n" stop >/dev/null 2>&1 || true
+  fi
   mkdir -p "$dir" "$logs/saga-$n"
   cat > "$dir/rabbitmq.conf" <<EOF
 listeners.tcp.default = $RabbitMq__Host:$(amqp_port "$n")
@@ -144,6 +150,9 @@ env_lines() {
   for ((n = 1; n <= Cluster__Nodes; n++)); do nodes+=("$RabbitMq__Host:$(amqp_port "$n")"); done
   echo "RabbitMq__Nodes=$(IFS=,; echo "${nodes[*]}")"
   echo "RabbitMq__ManagementPort=$(mgmt_port 1)"
+  local managers=()
+  for ((n = 1; n <= Cluster__Nodes; n++)); do managers+=("$RabbitMq__Host:$(mgmt_port "$n")"); done
+  echo "RabbitMq__ManagementNodes=$(IFS=,; echo "${managers[*]}")"
   # Replicated to every node: a queue survives the loss of any one of three.
   echo "RabbitMq__QuorumQueues=true"
 }

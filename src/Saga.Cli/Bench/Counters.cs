@@ -16,8 +16,7 @@ public sealed record Counters(long Published, long Commits, long WalFlushes, lon
     /// <summary>PostgreSQL's figures summed over every database the services use: commits per database, WAL flushes per server.</summary>
     public static async Task<Counters> Read(LocalSystem system, Databases databases, CancellationToken cancellationToken)
     {
-        using var http = system.RabbitMq.CreateManagementClient();
-        var vhost = await http.GetFromJsonAsync<JsonElement>($"api/vhosts/{Uri.EscapeDataString(system.RabbitMq.VirtualHost)}", cancellationToken);
+        var vhost = await Management<JsonElement>(system, $"api/vhosts/{Uri.EscapeDataString(system.RabbitMq.VirtualHost)}", cancellationToken);
         var published = vhost.TryGetProperty("message_stats", out var stats) && stats.TryGetProperty("publish", out var p) ? p.GetInt64() : 0;
 
         long commits = 0, walFlushes = 0;
@@ -46,13 +45,38 @@ public sealed record Counters(long Published, long Commits, long WalFlushes, lon
     /// <summary>Every queue of the vhost with its consumers and messages: what a failed chaos run prints to show where messages stopped.</summary>
     public static async Task<IReadOnlyList<(string Name, long Consumers, long Ready, long Unacked)>> Queues(LocalSystem system, CancellationToken cancellationToken)
     {
-        using var http = system.RabbitMq.CreateManagementClient();
-        var queues = await http.GetFromJsonAsync<JsonElement>(
+        var queues = await Management<JsonElement>(system,
             $"api/queues/{Uri.EscapeDataString(system.RabbitMq.VirtualHost)}?columns=name,consumers,messages_ready,messages_unacknowledged", cancellationToken);
         long Field(JsonElement q, string name) => q.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt64() : 0;
         return queues.EnumerateArray()
             .Select(q => (q.GetProperty("name").GetString()!, Field(q, "consumers"), Field(q, "messages_ready"), Field(q, "messages_unacknowledged")))
             .ToList();
+    }
+
+    /// <summary>Asks each node's management API in turn: on a cluster, one node may be down or paused.</summary>
+    private static async Task<T> Management<T>(LocalSystem system, string path, CancellationToken cancellationToken)
+    {
+        var clients = system.RabbitMq.CreateManagementClients();
+        try
+        {
+            for (var i = 0; ; i++)
+            {
+                try
+                {
+                    return (await clients[i].GetFromJsonAsync<T>(path, cancellationToken))!;
+                }
+                catch (HttpRequestException) when (i + 1 < clients.Count)
+                {
+                }
+            }
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                client.Dispose();
+            }
+        }
     }
 
     /// <summary>CPU of every process with this command name: read only, for the report.</summary>

@@ -161,9 +161,18 @@ public static class Chaos
                 await nodes.Heal(node, CancellationToken.None);
             }
             var healed = Stopwatch.GetTimestamp();
-            var back = await nodes.AllRunning(TimeSpan.FromSeconds(90), stop);
-            return ($"{BrokerNodes.Name(node)} cut off from the other nodes for {cut.TotalSeconds:0} s, then healed; " +
-                    (back ? $"all {BrokerNodes.Count} running together again after {Stopwatch.GetElapsedTime(healed).TotalSeconds:0.0} s; " : "NOT all running together 90 s after; ") +
+            var back = await nodes.AllRunning(TimeSpan.FromSeconds(60), stop);
+            var rejoined = back ? $"all {BrokerNodes.Count} running together again after {Stopwatch.GetElapsedTime(healed).TotalSeconds:0.0} s; " : "";
+            if (!back)
+            {
+                // RabbitMQ 3.10 can leave the paused minority paused for good (seen after a kill -9 followed within
+                // seconds by this partition): an operator restarts it, and so does this.
+                await nodes.Start(node, stop);
+                back = await nodes.AllRunning(TimeSpan.FromSeconds(60), stop);
+                rejoined = $"{BrokerNodes.Name(node)} still paused 60 s after the heal: its VM stopped and started again; " +
+                           (back ? $"all running together {Stopwatch.GetElapsedTime(healed).TotalSeconds:0.0} s after the heal; " : "NOT all running together even so; ");
+            }
+            return ($"{BrokerNodes.Name(node)} cut off from the other nodes for {cut.TotalSeconds:0} s, then healed; {rejoined}" +
                     await nodes.LeadersInOneLine(ours, stop), DateTimeOffset.UtcNow);
         }
 

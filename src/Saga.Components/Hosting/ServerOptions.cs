@@ -83,10 +83,20 @@ public sealed class RabbitMqOptions
         HostName = Host, Port = Port, VirtualHost = VirtualHost, UserName = Username, Password = Password, ClientProvidedName = clientName,
     };
 
+    /// <summary>A cluster's management APIs, <c>host:port</c> by commas, tried in turn by <see cref="CreateManagementClients"/>; unset: <see cref="Host"/>:<see cref="ManagementPort"/>.</summary>
+    public string? ManagementNodes { get; set; }
+
+    /// <summary>One management client per node of <see cref="ManagementNodes"/>, for a reader that must go on while a node is down.</summary>
+    public IReadOnlyList<HttpClient> CreateManagementClients() =>
+        (ManagementNodes?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is { Length: > 0 } nodes ? nodes : [$"{Host}:{ManagementPort}"])
+        .Select(node => CreateManagementClient(node)).ToList();
+
     /// <summary>The broker's management HTTP API (paths such as <c>api/queues/{vhost}</c>), authenticated as <see cref="Username"/>.</summary>
-    public HttpClient CreateManagementClient()
+    public HttpClient CreateManagementClient() => CreateManagementClient($"{Host}:{ManagementPort}");
+
+    private HttpClient CreateManagementClient(string node)
     {
-        var http = new HttpClient { BaseAddress = new Uri($"http://{Host}:{ManagementPort}/") };
+        var http = new HttpClient { BaseAddress = new Uri($"http://{node}/") };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Username}:{Password}")));
         return http;
     }
