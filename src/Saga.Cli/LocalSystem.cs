@@ -124,7 +124,7 @@ public sealed class LocalSystem : IAsyncDisposable
     }
 
     /// <summary>Runs a script of infra/ and returns what it printed; throws if it fails.</summary>
-    private async Task<string> Infra(string[] arguments, CancellationToken cancellationToken)
+    internal async Task<string> Infra(string[] arguments, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo("bash", [Path.Combine(Root, "infra", arguments[0]), .. arguments[1..]])
         {

@@ -6,7 +6,7 @@ namespace Saga.Cli;
 /// The three RabbitMQ nodes of infra/cluster.sh, for chaos --cluster: kill -9 one and start it again, cut one
 /// off from the others' Erlang distribution and mend it, and which node leads each queue.
 /// </summary>
-public sealed class BrokerNodes(string root)
+public sealed class BrokerNodes(LocalSystem system)
 {
     public const int Count = 3;
 
@@ -72,16 +72,5 @@ public sealed class BrokerNodes(string root)
         string.Join(' ', nodes.Trim('[', ']').Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(n => n.Split('@')[0]).Order(StringComparer.Ordinal));
 
-    private async Task<string> Cluster(string[] arguments, CancellationToken cancellationToken)
-    {
-        using var script = Process.Start(new ProcessStartInfo("bash", [Path.Combine(root, "infra", "cluster.sh"), .. arguments])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true,
-        })!;
-        var stdout = script.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = script.StandardError.ReadToEndAsync(cancellationToken);
-        var (output, errors) = (await stdout, await stderr);
-        await script.WaitForExitAsync(cancellationToken);
-        return script.ExitCode == 0 ? output : throw new InvalidOperationException($"infra/cluster.sh {string.Join(' ', arguments)}: {errors.Trim()}");
-    }
+    private Task<string> Cluster(string[] arguments, CancellationToken cancellationToken) => system.Infra(["cluster.sh", .. arguments], cancellationToken);
 }

@@ -130,7 +130,7 @@ public static class Chaos
             return ($"{name} restarted", DateTimeOffset.UtcNow);
         }
 
-        var nodes = new BrokerNodes(system.Root);
+        var nodes = new BrokerNodes(system);
         string[] ours = [Queues.HalfMessages, Queues.Coordinator, Queues.Repairs, Queues.Scheduler, Queues.Ledger("A"), Queues.Ledger("B")];
 
         // The node stays down a while under load: its quorum queues elect leaders among the other two, its clients reconnect to them.
