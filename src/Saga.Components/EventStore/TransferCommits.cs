@@ -36,6 +36,7 @@ public sealed class TransferCommits(IDocumentStore store, TransferMetrics metric
     private readonly Lock _start = new();
     private Task? _writer;
     private long _lastSweep = clock.GetTimestamp();
+    private long _conflicts;
 
     /// <summary>A copy of the transfer as last committed here, when it is still in flight.</summary>
     public TransferState? InFlight(Guid transferId) => Held(transferId)?.State.Copy();
@@ -43,6 +44,9 @@ public sealed class TransferCommits(IDocumentStore store, TransferMetrics metric
     public bool IsInFlight(Guid transferId) => Held(transferId) is not null;
 
     internal int CopiesHeld => _inFlight.Count;
+
+    /// <summary>Commits refused because the transfer had moved on (another coordinator, or a stale copy).</summary>
+    internal long Conflicts => Interlocked.Read(ref _conflicts);
 
     /// <summary>
     /// Commits what the state machine recorded on <paramref name="state"/> (nothing recorded, nothing
@@ -191,10 +195,15 @@ public sealed class TransferCommits(IDocumentStore store, TransferMetrics metric
     private void Failed(PendingCommit commit, Exception e)
     {
         _inFlight.TryRemove(commit.TransferId, out _);
-        commit.Done.TrySetException(IsConflict(e)
-            ? new MassTransit.ConcurrencyException(
-                $"Transfer {commit.TransferId} changed while {commit.MessageType.Name} was handled", typeof(TransferState), commit.TransferId, e)
-            : e);
+        if (!IsConflict(e))
+        {
+            commit.Done.TrySetException(e);
+            return;
+        }
+        Interlocked.Increment(ref _conflicts);
+        metrics.Conflicted(commit.MessageType);
+        commit.Done.TrySetException(new MassTransit.ConcurrencyException(
+            $"Transfer {commit.TransferId} changed while {commit.MessageType.Name} was handled", typeof(TransferState), commit.TransferId, e));
     }
 
     private HeldCopy? Held(Guid transferId)

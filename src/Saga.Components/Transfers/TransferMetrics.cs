@@ -12,6 +12,7 @@ public sealed class TransferMetrics : IDisposable
     private readonly Counter<long> _ended;
     private readonly Counter<long> _checkBacks;
     private readonly Counter<long> _creditRetries;
+    private readonly Counter<long> _conflicts;
     private readonly Histogram<double> _duration;
 
     public TransferMetrics()
@@ -20,6 +21,7 @@ public sealed class TransferMetrics : IDisposable
         _ended = _meter.CreateCounter<long>("saga.transfers.ended", description: "Transfers that reached a final or attention state, by state");
         _checkBacks = _meter.CreateCounter<long>("saga.checkbacks.sent", description: "Check-backs sent to producers");
         _creditRetries = _meter.CreateCounter<long>("saga.credit.retries", description: "Credits requested again by an operator");
+        _conflicts = _meter.CreateCounter<long>("saga.commit.conflicts", description: "Commits refused because the transfer had moved on; the message is retried on a fresh read");
         _duration = _meter.CreateHistogram<double>("saga.transfer.duration", unit: "s", description: "Half message to final state");
     }
 
@@ -49,6 +51,8 @@ public sealed class TransferMetrics : IDisposable
             }
         }
     }
+
+    public void Conflicted(Type messageType) => _conflicts.Add(1, new KeyValuePair<string, object?>("message", messageType.Name));
 
     public void Dispose() => _meter.Dispose();
 }

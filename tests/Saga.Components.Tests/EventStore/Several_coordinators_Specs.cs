@@ -49,9 +49,57 @@ public sealed class Several_coordinators_Specs(PostgresSchema schema) : IClassFi
         Assert.Equal(["HalfMessageStored", "TransferNeedsAttention", "RecheckRequested"], await x.StreamTypes(id));
     }
 
+    [Fact]
+    public async Task A_credit_reaching_the_coordinator_whose_copy_is_still_prepared_completes_the_transfer_without_a_conflict()
+    {
+        await using var x = await Start(schema);
+        var id = await x.Prepare();
+        await CommittedThroughY(id);
+
+        await x.Send(new AccountCredited(id, Bob, 100m));
+
+        await x.InState(id, x.Machine.Completed);
+        Assert.Equal(["HalfMessageStored", "TransferCommitted", "CreditRequested", "CreditConfirmed"], await x.StreamTypes(id));
+        Assert.Equal(0, x.Services.GetRequiredService<TransferCommits>().Conflicts);
+    }
+
+    [Fact]
+    public async Task A_stale_copy_that_still_reaches_a_commit_is_refused_there_and_counted()
+    {
+        await using var x = await Start(schema);
+        var id = await x.Committed();
+        await using (var y = Y())
+        {
+            await using var session = schema.Store.QuerySession();
+            var transfer = (await session.LoadAsync<TransferState>(id))!;
+            transfer.Record(new CreditConfirmed(nameof(CreditPurpose.Transfer), DateTimeOffset.UtcNow));
+            await y.Commit(transfer, typeof(AccountCredited));
+        }
+
+        // X's copy says Committed: a repeated commit re-sends the credit on it, fails on Y's version, and is
+        // decided again on what Y recorded.
+        await x.Send(new CommitTransfer(id));
+
+        await x.Until(id, e => e.OfType<MessageIgnored>().Any(), "repeated commit recorded");
+        Assert.Equal(1, x.Services.GetRequiredService<TransferCommits>().Conflicts);
+        Assert.Single(x.CreditsSent(id));
+    }
+
+    private TransferCommits Y() => new(schema.Store, new TransferMetrics(), NullLogger<TransferCommits>.Instance, TimeProvider.System);
+
+    private async Task CommittedThroughY(Guid id)
+    {
+        await using var y = Y();
+        await using var session = schema.Store.QuerySession();
+        var transfer = (await session.LoadAsync<TransferState>(id))!;
+        transfer.Record(new TransferCommitted("commit", DateTimeOffset.UtcNow));
+        transfer.Record(new CreditRequested(nameof(CreditPurpose.Transfer), transfer.ToLedger, transfer.ToAccount, transfer.Amount, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddMinutes(1)));
+        await y.Commit(transfer, typeof(CommitTransfer));
+    }
+
     private async Task NeedsAttentionThroughY(Guid id)
     {
-        await using var y = new TransferCommits(schema.Store, new TransferMetrics(), NullLogger<TransferCommits>.Instance, TimeProvider.System);
+        await using var y = Y();
         await using var session = schema.Store.QuerySession();
         var transfer = (await session.LoadAsync<TransferState>(id))!;
         transfer.Record(new TransferNeedsAttention("no answer from ledger A", DateTimeOffset.UtcNow));
