@@ -41,7 +41,13 @@ start_node() {
   # (seen after a kill -9 followed within seconds by a partition). It holds the node's name and ports: stop it first.
   if alive "$n"; then
     say "$(name "$n") is alive but RabbitMQ is not running in it (paused?): stopping its VM to start it afresh"
-    ctl "$n" stop >/dev/null 2>&1 || true
+    # A paused VM can take the stop and never finish it (seen in chaos --cluster): then it is killed, as a kill -9
+    # fault would; its queues' other members hold everything.
+    timeout -k 5 20 rabbitmqctl -q -n "$(name "$n")" stop >/dev/null 2>&1 || true
+    if alive "$n"; then
+      say "$(name "$n") did not stop within 20 s: kill -9"
+      kill_vm "$n"
+    fi
   fi
   mkdir -p "$dir" "$logs/saga-$n"
   cat > "$dir/rabbitmq.conf" <<EOF
@@ -160,6 +166,13 @@ env_lines() {
 # The Erlang VM answers, whether or not RabbitMQ runs in it.
 alive() { ctl "$1" ping >/dev/null 2>&1; }
 
+kill_vm() {
+  local pid
+  pid=$(cat "$base/saga-$1/pid" 2>/dev/null) || return 0
+  kill -9 "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+}
+
 down() {
   for ((n = 1; n <= Cluster__Nodes; n++)); do heal "$n"; done
   for ((n = Cluster__Nodes; n >= 1; n--)); do
@@ -180,7 +193,7 @@ node() {
   case "$action" in
     start) start_node "$n" ;;
     stop) ctl "$n" stop >/dev/null ;;
-    kill) pid=$(cat "$base/saga-$n/pid" 2>/dev/null) && kill -9 "$pid" ;;
+    kill) kill_vm "$n" ;;
     partition) partition "$n" ;;
     heal) heal "$n"; say "$(name "$n") reaches the other nodes again" ;;
     *) fail "node N start|stop|kill|partition|heal" ;;
