@@ -23,7 +23,12 @@ internal static class ApiRateLimiting
                         TokenLimit = permits, TokensPerPeriod = permits, ReplenishmentPeriod = TimeSpan.FromSeconds(1), QueueLimit = 0, AutoReplenishment = true,
                     });
             });
-            o.OnRejected = (context, cancellationToken) => new ValueTask(Results.Problem(statusCode: 429, title: "Too many requests",
-                detail: "Slow down and retry after a second.").ExecuteAsync(context.HttpContext));
+            // The bucket refills every second: that is when a refused caller may try again.
+            o.OnRejected = (context, cancellationToken) =>
+            {
+                context.HttpContext.Response.Headers.RetryAfter = "1";
+                return new ValueTask(Results.Problem(statusCode: 429, title: "Too many requests",
+                    detail: "Slow down and retry after a second.").ExecuteAsync(context.HttpContext));
+            };
         });
 }

@@ -55,7 +55,7 @@ builder.Services.AddConsole(builder.Configuration, builder.Environment);
 builder.Services.AddProblemDetails(Http.AddRetryAfter);
 builder.Services.AddApiRateLimiting();
 
-builder.Services.AddOpenApi();
+builder.Services.AddApiDocument();
 builder.Services.AddSagaTelemetry(builder.Configuration, "saga-api");
 builder.Services.AddSingleton<ErrorQueueMetrics>();
 builder.Services.AddSagaHealthChecks();

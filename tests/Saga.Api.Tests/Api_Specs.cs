@@ -314,7 +314,9 @@ public sealed class Api_Specs(ApiSystem api) : IClassFixture<ApiSystem>
 
         var statuses = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => client.GetAsync($"/transfers/{Guid.NewGuid()}")));
 
-        Assert.Contains(statuses, r => r.StatusCode == HttpStatusCode.TooManyRequests);
+        var refused = Assert.IsType<HttpResponseMessage>(statuses.FirstOrDefault(r => r.StatusCode == HttpStatusCode.TooManyRequests));
+        Assert.Equal(TimeSpan.FromSeconds(1), refused.Headers.RetryAfter?.Delta);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode); // probes are never limited
     }
 

@@ -15,9 +15,35 @@ public static class AccountEndpoints
     public static void MapAccountEndpoints(this IEndpointRouteBuilder app)
     {
         var accounts = app.MapGroup("/ledgers/{ledger}/accounts").WithTags("Accounts");
-        accounts.MapPost("", Open).RequireAuthorization(Roles.Operator);
-        accounts.MapGet("/{accountId}", Get).RequireAuthorization(Roles.Transfers);
-        accounts.MapGet("/{accountId}/transfers", Transfers).RequireAuthorization(Roles.Transfers);
+        accounts.MapPost("", Open).RequireAuthorization(Roles.Operator)
+            .WithName("OpenAccount")
+            .WithSummary("Open an account")
+            .WithDescription("Asks the ledger's service to open the account with its opening balance and owner (the `sub` allowed to debit " +
+                             "and read it). Opening the same account again with the same balance and owner is the same account.")
+            .WithJsonBody<OpenAccountRequest>()
+            .Produces<AccountResponse>(StatusCodes.Status201Created)
+            .Problems(
+                (400, "A missing or malformed field (each named in `errors`)"),
+                (404, "No such ledger"),
+                (409, "The account exists with another opening balance or owner"),
+                (413, "The body is larger than the Api accepts"),
+                (415, "The body is not JSON"),
+                (503, "The ledger did not answer in time: send the same request again"));
+        accounts.MapGet("/{accountId}", Get).RequireAuthorization(Roles.Transfers)
+            .WithName("GetAccount")
+            .WithSummary("Read an account's balance")
+            .WithDescription("From the ledger's service. Its owner and operators see it; anyone else is told there is no such account.")
+            .Produces<AccountResponse>()
+            .Problems((400, "A malformed account id"), (404, "No such ledger, or no such account the caller may see"),
+                (503, "The ledger did not answer in time"));
+        accounts.MapGet("/{accountId}/transfers", Transfers).RequireAuthorization(Roles.Transfers)
+            .WithName("ListAccountTransfers")
+            .WithSummary("List what the ledger did to an account")
+            .WithDescription("Newest first, a page at a time (`next` is the `before` of the next page): each debit, rollback, credit, refund " +
+                             "and void, with the transfer's state now.")
+            .Produces<AccountTransfersResponse>()
+            .Problems((400, "A malformed account id, take or before"), (404, "No such ledger, or no such account the caller may see"),
+                (503, "The ledger did not answer in time"));
     }
 
     private static async Task<IResult> Open(string ledger, HttpRequest request, IScopedClientFactory clients, IOptions<ApiOptions> options)

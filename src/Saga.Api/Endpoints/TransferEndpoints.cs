@@ -22,19 +22,66 @@ public static class TransferEndpoints
     public static void MapTransferEndpoints(this IEndpointRouteBuilder app)
     {
         var transfers = app.MapGroup("/transfers").WithTags("Transfers");
-        transfers.MapPost("", Submit).RequireAuthorization(Roles.Transfers);
-        transfers.MapGet("/{transferId:guid}", Get).RequireAuthorization(Roles.Transfers);
-        transfers.MapGet("/{transferId:guid}/events", Events).RequireAuthorization(Roles.Transfers);
-        transfers.MapGet("", List).RequireAuthorization(Roles.Transfers);
-        transfers.MapPost("/{transferId:guid}/retry-credit", (Guid transferId, HttpRequest r, IOptions<ApiOptions> o) => Repair(transferId, Repairs.RetryCredit, r, o))
-            .RequireAuthorization(Roles.Operator);
-        transfers.MapPost("/{transferId:guid}/recheck", (Guid transferId, HttpRequest r, IOptions<ApiOptions> o) => Repair(transferId, Repairs.Recheck, r, o))
-            .RequireAuthorization(Roles.Operator);
-        transfers.MapPost("/{transferId:guid}/refund", (Guid transferId, HttpRequest r, IOptions<ApiOptions> o) => Repair(transferId, Repairs.Refund, r, o))
-            .RequireAuthorization(Roles.Operator);
-        transfers.MapPost("/{transferId:guid}/resolve", (Guid transferId, HttpRequest r, IOptions<ApiOptions> o) => Repair(transferId, Repairs.Resolve, r, o))
-            .RequireAuthorization(Roles.Operator);
+        transfers.MapPost("", Submit).RequireAuthorization(Roles.Transfers)
+            .WithName("SubmitTransfer")
+            .WithSummary("Submit a transfer")
+            .WithDescription("Stores the transfer's half message with the coordinator and answers at once: the transfer then moves on " +
+                             "without the caller (GET its Location). Sent again with the same Idempotency-Key and body, it names the same transfer.")
+            .WithIdempotencyKey()
+            .WithJsonBody<TransferRequest>()
+            .Produces<TransferAccepted>(StatusCodes.Status202Accepted)
+            .Problems(
+                (400, "A missing or malformed field, or Idempotency-Key (each named in `errors`)"),
+                (409, "The Idempotency-Key was used for another body"),
+                (413, "The body is larger than the Api accepts"),
+                (415, "The body is not JSON"),
+                (422, "An unknown ledger, or the same account on both sides"),
+                (503, "Too many transfers wait for the coordinator, or the transfer could not be recorded or sent: send it again with the same key"));
+        transfers.MapGet("/{transferId:guid}", Get).RequireAuthorization(Roles.Transfers)
+            .WithName("GetTransfer")
+            .WithSummary("Read a transfer")
+            .WithDescription("Its state now, from the coordinator's view. Anyone but an operator sees only the transfers it submitted.")
+            .Produces<TransferResponse>()
+            .Problems((404, "No such transfer, or not one the caller may see"), (503, "The store of transfers cannot be read now"));
+        transfers.MapGet("/{transferId:guid}/events", Events).RequireAuthorization(Roles.Transfers)
+            .WithName("GetTransferEvents")
+            .WithSummary("Read a transfer's history")
+            .WithDescription("Every event on the transfer's stream, oldest first: each state it passed through and why.")
+            .Produces<TransferEvent[]>()
+            .Problems((404, "No such transfer, or not one the caller may see"), (503, "The store of transfers cannot be read now"));
+        transfers.MapGet("", List).RequireAuthorization(Roles.Transfers)
+            .WithName("ListTransfers")
+            .WithSummary("List transfers in a state")
+            .WithDescription("Newest change first, a page at a time (`next` is the `after` of the next page). Operators see every transfer, " +
+                             "anyone else the transfers it submitted.")
+            .WithListingQuery()
+            .Produces<TransferPage>()
+            .Problems((400, "An unknown, repeated or malformed parameter (each named in `errors`)"), (503, "The store of transfers cannot be read now"));
+        MapRepair(transfers, Repairs.RetryCredit, "RetryCredit", "Send the credit again",
+            "For a transfer that needs attention after its credit failed: the destination ledger is asked to credit again (at most once in all).");
+        MapRepair(transfers, Repairs.Recheck, "RecheckTransfer", "Check back with the source ledger again",
+            "For a transfer that needs attention after its check-backs ran out: the source ledger is asked again whether it debited.");
+        MapRepair(transfers, Repairs.Refund, "RefundTransfer", "Refund the debit",
+            "For a transfer that needs attention after a debit whose credit cannot be applied: the credit is voided at the destination, then the source is credited back.");
+        MapRepair(transfers, Repairs.Resolve, "ResolveTransfer", "Close the transfer as it stands",
+            "For a transfer that needs attention whose money is already where it belongs: recorded as resolved, with the reason.");
     }
+
+    private static void MapRepair(RouteGroupBuilder transfers, string repair, string operationId, string summary, string description) =>
+        transfers.MapPost($"/{{transferId:guid}}/{repair}", (Guid transferId, HttpRequest r, IOptions<ApiOptions> o) => Repair(transferId, repair, r, o))
+            .RequireAuthorization(Roles.Operator)
+            .WithName(operationId)
+            .WithSummary(summary)
+            .WithDescription(description + " The coordinator decides on the transfer's recorded state; the repair is on its stream.")
+            .WithJsonBody<RepairRequest>()
+            .Produces<TransferAccepted>(StatusCodes.Status202Accepted)
+            .Problems(
+                (400, "The reason is missing or malformed"),
+                (404, "No such transfer"),
+                (409, "The transfer is not in a state that allows this repair (its state is in `state`)"),
+                (413, "The body is larger than the Api accepts"),
+                (415, "The body is not JSON"),
+                (503, "The coordinator did not answer in time: read the transfer, and send the repair again if it has not changed"));
 
     private static async Task<IResult> Submit(HttpRequest request, SubmittedTransfers submitted, ISendEndpointProvider broker, IQuerySession session,
         QueueBacklog waiting, IOptions<ApiOptions> options)

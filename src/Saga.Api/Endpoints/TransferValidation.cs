@@ -9,11 +9,14 @@ namespace Saga.Api.Endpoints;
 internal static class TransferValidation
 {
     public const int DefaultLimit = 50;
+    public const int MaxLimit = 200;
+    public const int IdempotencyKeyMaxLength = 128;
+    public const int MaxReasonLength = 500;
 
     /// <summary>Printable ASCII, so that a key reads the same in every log and no two keys look alike.</summary>
     public static IResult? IdempotencyKey(string key) =>
-        key.Length is 0 or > 128 || !key.All(c => c is >= ' ' and <= '~')
-            ? Http.Invalid(new() { ["Idempotency-Key"] = ["the Idempotency-Key header is required: 1 to 128 printable ASCII characters"] })
+        key.Length is 0 or > IdempotencyKeyMaxLength || !key.All(c => c is >= ' ' and <= '~')
+            ? Http.Invalid(new() { ["Idempotency-Key"] = [$"the Idempotency-Key header is required: 1 to {IdempotencyKeyMaxLength} printable ASCII characters"] })
             : null;
 
     /// <summary>400 naming each missing or malformed field; then 422 for a ledger this Api does not know, or the same account twice.</summary>
@@ -48,7 +51,7 @@ internal static class TransferValidation
 
     /// <summary>
     /// A listing's query, each parameter at most once and none unknown (names are case-sensitive, as in bodies):
-    /// <c>state</c> (required), <c>limit</c> (digits, 1 to 200, <see cref="DefaultLimit"/> when absent) and
+    /// <c>state</c> (required), <c>limit</c> (digits, 1 to <see cref="MaxLimit"/>, <see cref="DefaultLimit"/> when absent) and
     /// <c>after</c>, the cursor whose position is <paramref name="after"/>.
     /// </summary>
     public static IResult? Listing(IQueryCollection query, out string state, out int limit, out TransferPosition? after)
@@ -75,9 +78,9 @@ internal static class TransferValidation
         }
         limit = DefaultLimit;
         if (!errors.ContainsKey("limit") && Single("limit") is { } text
-            && !(int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out limit) && limit is >= 1 and <= 200))
+            && !(int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out limit) && limit is >= 1 and <= MaxLimit))
         {
-            errors["limit"] = ["limit must be a whole number from 1 to 200"];
+            errors["limit"] = [$"limit must be a whole number from 1 to {MaxLimit}"];
         }
         after = null;
         if (!errors.ContainsKey("after") && Single("after") is { } cursor)
@@ -92,8 +95,8 @@ internal static class TransferValidation
     }
 
     public static IResult? RepairReason(RepairRequest body) =>
-        body.Reason is not { Length: > 0 and <= 500 } reason || reason.Any(c => char.IsControl(c) && c is not '\n')
-            ? Http.Invalid(new() { ["reason"] = ["reason is required: 1 to 500 characters, no control characters"] })
+        body.Reason is not { Length: > 0 and <= MaxReasonLength } reason || reason.Any(c => char.IsControl(c) && c is not '\n')
+            ? Http.Invalid(new() { ["reason"] = [$"reason is required: 1 to {MaxReasonLength} characters, no control characters"] })
             : null;
 
     private static void AddAccountErrors(Dictionary<string, string[]> errors, string field, AccountBody? account)

@@ -14,6 +14,9 @@ public static class AccountIds
 
     public const string Separators = "-_.";
 
+    /// <summary>The same rule as a regular expression, for documents (all but "." and "..", which <see cref="IsValid"/> also refuses).</summary>
+    public const string Pattern = "^[A-Za-z0-9_.-]{1,64}$";
+
     public static bool IsValid(string? id) => Error(id, "id") is null;
 
     /// <summary>Why <paramref name="id"/> is not an id, naming it <paramref name="what"/>; null when it is one.</summary>

@@ -1,0 +1,286 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
+using Saga.Api.Endpoints;
+using Saga.Components.Ledgers;
+using Saga.Components.Security;
+
+namespace Saga.Api;
+
+/// <summary>
+/// The OpenAPI document at <c>/openapi/v1.json</c>. Each endpoint declares its operation id, summary and the
+/// responses it returns where it is mapped; this adds what those cannot say: the bodies and headers the handlers
+/// read themselves (so that a malformed body is still our own problem, not routing's 415), the bearer scheme with
+/// the role each operation needs, and the headers that come with 201/202, 429 and 503.
+/// </summary>
+internal static class ApiDocument
+{
+    public const string BearerScheme = "bearer";
+    private const string ProblemJson = "application/problem+json";
+
+    public static IServiceCollection AddApiDocument(this IServiceCollection services) =>
+        services
+            // Schemas are made with these options: numbers are numbers, as Http.ReadBody reads them (answers are unchanged).
+            .ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict)
+            .AddOpenApi(o =>
+        {
+            o.AddDocumentTransformer((document, _, _) =>
+            {
+                document.Info.Title = "Saga transfers";
+                document.Info.Version = "1";
+                document.Info.Description =
+                    "Money transfers between ledgers with the guarantees of a transactional message: a transfer is accepted as a half " +
+                    "message, debited by its source ledger, credited once by its destination, and ends Completed, RolledBack or " +
+                    "NeedsAttention (then an operator repairs it). Errors are problem details (RFC 9457).";
+                document.Components ??= new OpenApiComponents();
+                document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+                document.Components.SecuritySchemes[BearerScheme] = new OpenApiSecurityScheme
+                {
+                    Type = SecuritySchemeType.Http,
+                    Scheme = "bearer",
+                    BearerFormat = "JWT",
+                    Description = $"A JWT (validated as RFC8725 advises: signature, issuer, audience, lifetime) whose `role` claims grant " +
+                                  $"`{Roles.Transfers}` (submit and read) or `{Roles.Operator}` (open accounts, repair, read everything).",
+                };
+                AddProbes(document);
+                return Task.CompletedTask;
+            });
+            o.AddSchemaTransformer((schema, context, _) =>
+            {
+                var type = context.JsonTypeInfo.Type;
+                if (type == typeof(AccountBody) || type == typeof(OpenAccountRequest))
+                {
+                    Constrain(schema, "ledger", s => (s.Pattern, s.MaxLength) = (AccountIds.Pattern, AccountIds.MaxLength));
+                    Constrain(schema, "accountId", s => (s.Pattern, s.MaxLength) = (AccountIds.Pattern, AccountIds.MaxLength));
+                }
+                if (type == typeof(TransferRequest))
+                {
+                    var max = context.ApplicationServices.GetRequiredService<IOptions<ApiOptions>>().Value.MaxAmount;
+                    Constrain(schema, "amount", s => (s.ExclusiveMinimum, s.Maximum, s.MultipleOf, s.Format) =
+                        ("0", max.ToString(CultureInfo.InvariantCulture), 0.01m, "decimal"));
+                    Require(schema, "from", "to", "amount");
+                }
+                if (type == typeof(AccountBody))
+                {
+                    Require(schema, "ledger", "accountId");
+                }
+                if (type == typeof(OpenAccountRequest))
+                {
+                    Constrain(schema, "openingBalance", s => (s.Minimum, s.MultipleOf, s.Format) = ("0", 0.01m, "decimal"));
+                    Require(schema, "accountId", "openingBalance");
+                }
+                if (type == typeof(RepairRequest))
+                {
+                    Constrain(schema, "reason", s => (s.MinLength, s.MaxLength) = (1, TransferValidation.MaxReasonLength));
+                    Require(schema, "reason");
+                }
+                return Task.CompletedTask;
+            });
+            o.AddOperationTransformer((operation, context, _) =>
+            {
+                // Every document has endpoints that declare problems, so ProblemDetails is among its schemas.
+                IOpenApiSchema problem = new OpenApiSchemaReference(nameof(Microsoft.AspNetCore.Mvc.ProblemDetails), context.Document);
+                var metadata = context.Description.ActionDescriptor.EndpointMetadata;
+                var roles = metadata.OfType<IAuthorizeData>().Select(a => a.Policy).OfType<string>().Distinct().ToList();
+                if (roles.Count > 0)
+                {
+                    operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, context.Document)] = roles }];
+                    operation.Description = $"{operation.Description}\n\nRequires the role {string.Join(" or ", roles.Select(r => $"`{r}`"))}.".TrimStart();
+                    AddProblem(operation, problem, 401, "No valid bearer token");
+                    AddProblem(operation, problem, 403, $"The token lacks the role {string.Join(" or ", roles)}");
+                }
+                if (!metadata.OfType<DisableRateLimitingAttribute>().Any())
+                {
+                    AddProblem(operation, problem, 429, "Too many requests from this caller").Headers![RetryAfter] = RetryAfterHeader();
+                }
+                foreach (var (status, response) in operation.Responses ?? [])
+                {
+                    if (status is "201" or "202" && response is OpenApiResponse created)
+                    {
+                        created.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                        created.Headers["Location"] = new OpenApiHeader
+                        {
+                            Description = "Where the resource is read from", Required = true, Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "uri-reference" },
+                        };
+                    }
+                    if (status == "503" && response is OpenApiResponse unavailable)
+                    {
+                        unavailable.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                        unavailable.Headers[RetryAfter] = RetryAfterHeader();
+                    }
+                }
+                return Task.CompletedTask;
+            });
+        });
+
+    private const string RetryAfter = "Retry-After";
+
+    // The probes and the scrape are mapped as plain endpoints (Saga.Components.Hosting), which ApiExplorer does not
+    // list: they are described here, for the tools that watch the Api. Anonymous, and never rate-limited but /metrics.
+    private static void AddProbes(OpenApiDocument document)
+    {
+        document.Paths ??= [];
+        document.Tags ??= new HashSet<OpenApiTag>();
+        document.Tags.Add(new OpenApiTag { Name = "Operations", Description = "Health probes and metrics, for orchestrators and monitoring" });
+        OpenApiResponse Text(string description) => new()
+        {
+            Description = description,
+            Content = new Dictionary<string, OpenApiMediaType> { ["text/plain"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 64 } } },
+        };
+        OpenApiPathItem Get(string id, string summary, string description, Dictionary<string, OpenApiResponse> responses)
+        {
+            var operation = new OpenApiOperation
+            {
+                OperationId = id, Summary = summary, Description = description, Tags = new HashSet<OpenApiTagReference> { new("Operations", document) },
+                Security = [new OpenApiSecurityRequirement()], Responses = [],
+            };
+            foreach (var (status, response) in responses)
+            {
+                operation.Responses[status] = response;
+            }
+            return new OpenApiPathItem { Operations = new Dictionary<HttpMethod, OpenApiOperation> { [HttpMethod.Get] = operation } };
+        }
+        document.Paths["/health/live"] = Get("Live", "Liveness probe", "The process runs: `Healthy`. Anonymous; never rate-limited.",
+            new() { ["200"] = Text("Healthy") });
+        document.Paths["/health/ready"] = Get("Ready", "Readiness probe", "The Api reaches RabbitMQ and PostgreSQL: `Healthy`; else 503 `Unhealthy`. Anonymous; never rate-limited.",
+            new() { ["200"] = Text("Healthy"), ["503"] = Text("Unhealthy") });
+        document.Paths["/metrics"] = Get("Metrics", "Prometheus metrics", "The Api's metrics in Prometheus' text format (README, Observability). Anonymous.",
+            new()
+            {
+                ["200"] = new OpenApiResponse
+                {
+                    Description = "The metrics",
+                    Content = new Dictionary<string, OpenApiMediaType> { ["text/plain"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String } } },
+                },
+            });
+    }
+
+    // The bodies' properties are nullable so that the Api can name a missing one (400); in the document they are required.
+    private static void Require(OpenApiSchema schema, params string[] properties)
+    {
+        schema.Required = new HashSet<string>(properties);
+        foreach (var property in properties)
+        {
+            Constrain(schema, property, s => s.Type &= ~JsonSchemaType.Null);
+        }
+    }
+
+    private static void Constrain(OpenApiSchema schema, string property, Action<OpenApiSchema> constrain)
+    {
+        if (schema.Properties is { } properties && properties.TryGetValue(property, out var found) && found is OpenApiSchema inline)
+        {
+            constrain(inline);
+        }
+    }
+
+    private static OpenApiHeader RetryAfterHeader() => new()
+    {
+        Description = "Seconds to wait before sending the request again",
+        Required = true,
+        Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32", Minimum = "1", Maximum = "3600" },
+    };
+
+    private static OpenApiResponse AddProblem(OpenApiOperation operation, IOpenApiSchema problem, int status, string description)
+    {
+        operation.Responses ??= [];
+        var key = status.ToString(CultureInfo.InvariantCulture);
+        if (operation.Responses.TryGetValue(key, out var existing) && existing is OpenApiResponse known)
+        {
+            known.Headers ??= new Dictionary<string, IOpenApiHeader>();
+            return known;
+        }
+        var response = new OpenApiResponse
+        {
+            Description = description,
+            Headers = new Dictionary<string, IOpenApiHeader>(),
+            Content = new Dictionary<string, OpenApiMediaType> { [ProblemJson] = new() { Schema = problem } },
+        };
+        operation.Responses[key] = response;
+        return response;
+    }
+
+    /// <summary>The JSON body the handler reads itself (<see cref="Http.ReadBody{T}"/>), required.</summary>
+    public static RouteHandlerBuilder WithJsonBody<T>(this RouteHandlerBuilder builder) =>
+        builder.AddOpenApiOperationTransformer(async (operation, context, cancellationToken) =>
+            operation.RequestBody = new OpenApiRequestBody
+            {
+                Required = true,
+                Content = new Dictionary<string, OpenApiMediaType>
+                {
+                    ["application/json"] = new() { Schema = await context.GetOrCreateSchemaAsync(typeof(T), null, cancellationToken) },
+                },
+            });
+
+    /// <summary>The header that names a submission (<see cref="TransferValidation.IdempotencyKey"/>).</summary>
+    public static RouteHandlerBuilder WithIdempotencyKey(this RouteHandlerBuilder builder) =>
+        builder.AddOpenApiOperationTransformer((operation, _, _) =>
+        {
+            operation.Parameters ??= [];
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = "Idempotency-Key",
+                In = ParameterLocation.Header,
+                Required = true,
+                Description = "Names this submission for this caller: the same key with the same body is the same transfer (debited at most once); " +
+                              "with another body it is refused with 409.",
+                Schema = new OpenApiSchema
+                {
+                    Type = JsonSchemaType.String,
+                    MinLength = 1,
+                    MaxLength = TransferValidation.IdempotencyKeyMaxLength,
+                    Pattern = "^[ -~]+$",
+                },
+            });
+            return Task.CompletedTask;
+        });
+
+    /// <summary>The listing's query, which the handler reads whole (<see cref="TransferValidation.Listing"/>).</summary>
+    public static RouteHandlerBuilder WithListingQuery(this RouteHandlerBuilder builder) =>
+        builder.AddOpenApiOperationTransformer((operation, _, _) =>
+        {
+            operation.Parameters ??= [];
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = "state", In = ParameterLocation.Query, Required = true, Description = "The state of the transfers listed",
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [.. Contracts.TransferStates.All.Select(s => (System.Text.Json.Nodes.JsonNode)s)] },
+            });
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = "limit", In = ParameterLocation.Query, Description = "How many transfers a page holds",
+                Schema = new OpenApiSchema
+                {
+                    Type = JsonSchemaType.Integer, Format = "int32", Minimum = "1",
+                    Maximum = TransferValidation.MaxLimit.ToString(CultureInfo.InvariantCulture), Default = TransferValidation.DefaultLimit,
+                },
+            });
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = "after", In = ParameterLocation.Query, Description = "The `next` of the previous page",
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 128 },
+            });
+            return Task.CompletedTask;
+        });
+
+    /// <summary>Problem responses (<c>application/problem+json</c>), each described by why the endpoint gives it.</summary>
+    public static RouteHandlerBuilder Problems(this RouteHandlerBuilder builder, params (int Status, string Why)[] problems)
+    {
+        foreach (var (status, _) in problems)
+        {
+            builder.ProducesProblem(status);
+        }
+        return builder.AddOpenApiOperationTransformer((operation, _, _) =>
+        {
+            foreach (var (status, why) in problems)
+            {
+                if (operation.Responses is { } responses && responses.TryGetValue(status.ToString(CultureInfo.InvariantCulture), out var found) && found is OpenApiResponse response)
+                {
+                    response.Description = why;
+                }
+            }
+            return Task.CompletedTask;
+        });
+    }
+}

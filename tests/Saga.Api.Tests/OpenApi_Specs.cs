@@ -1,0 +1,135 @@
+using System.Text.Json;
+using Saga.Components.Security;
+
+namespace Saga.Api.Tests;
+
+/// <summary>The OpenAPI document the running Api serves tells a client the whole contract of each operation.</summary>
+public sealed class OpenApi_Specs(ApiSystem api) : IClassFixture<ApiSystem>
+{
+    private static readonly Dictionary<string, (string Method, string Path, string Role)> Operations = new()
+    {
+        ["SubmitTransfer"] = ("post", "/transfers", Roles.Transfers),
+        ["ListTransfers"] = ("get", "/transfers", Roles.Transfers),
+        ["GetTransfer"] = ("get", "/transfers/{transferId}", Roles.Transfers),
+        ["GetTransferEvents"] = ("get", "/transfers/{transferId}/events", Roles.Transfers),
+        ["RetryCredit"] = ("post", "/transfers/{transferId}/retry-credit", Roles.Operator),
+        ["RecheckTransfer"] = ("post", "/transfers/{transferId}/recheck", Roles.Operator),
+        ["RefundTransfer"] = ("post", "/transfers/{transferId}/refund", Roles.Operator),
+        ["ResolveTransfer"] = ("post", "/transfers/{transferId}/resolve", Roles.Operator),
+        ["OpenAccount"] = ("post", "/ledgers/{ledger}/accounts", Roles.Operator),
+        ["GetAccount"] = ("get", "/ledgers/{ledger}/accounts/{accountId}", Roles.Transfers),
+        ["ListAccountTransfers"] = ("get", "/ledgers/{ledger}/accounts/{accountId}/transfers", Roles.Transfers),
+    };
+
+    private async Task<JsonElement> Document()
+    {
+        using var client = api.Api.CreateClient();
+        using var response = await client.GetAsync(new Uri("/openapi/v1.json", UriKind.Relative));
+        response.EnsureSuccessStatusCode();
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+    }
+
+    private static JsonElement Operation(JsonElement document, string id)
+    {
+        var (method, path, _) = Operations[id];
+        return document.GetProperty("paths").GetProperty(path).GetProperty(method);
+    }
+
+    [Fact]
+    public async Task Every_operation_has_its_id_summary_description_role_and_the_problems_every_caller_can_meet()
+    {
+        var document = await Document();
+
+        var ids = document.GetProperty("paths").EnumerateObject()
+            .SelectMany(p => p.Value.EnumerateObject().Select(o => o.Value.TryGetProperty("operationId", out var id) ? id.GetString() : $"(none: {o.Name} {p.Name})"))
+            .Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(Operations.Keys.Concat(["Live", "Metrics", "Ready"]).Order(StringComparer.Ordinal), ids);
+        Assert.Equal("http", document.GetProperty("components").GetProperty("securitySchemes").GetProperty("bearer").GetProperty("type").GetString());
+        foreach (var (id, (_, _, role)) in Operations)
+        {
+            var operation = Operation(document, id);
+            Assert.False(string.IsNullOrWhiteSpace(operation.GetProperty("summary").GetString()), id);
+            Assert.Contains($"`{role}`", operation.GetProperty("description").GetString(), StringComparison.Ordinal);
+            var security = Assert.Single(operation.GetProperty("security").EnumerateArray());
+            Assert.Equal([role], security.GetProperty("bearer").EnumerateArray().Select(r => r.GetString()));
+            var responses = operation.GetProperty("responses");
+            foreach (var status in new[] { "401", "403", "429" })
+            {
+                Assert.True(responses.GetProperty(status).GetProperty("content").TryGetProperty("application/problem+json", out _), $"{id} {status}");
+            }
+            Assert.True(responses.GetProperty("429").GetProperty("headers").TryGetProperty("Retry-After", out _), id);
+        }
+    }
+
+    [Fact]
+    public async Task Submitting_a_transfer_is_described_with_its_body_its_key_and_every_answer_it_can_get()
+    {
+        var document = await Document();
+        var submit = Operation(document, "SubmitTransfer");
+
+        var key = Assert.Single(submit.GetProperty("parameters").EnumerateArray(), p => p.GetProperty("name").GetString() == "Idempotency-Key");
+        Assert.Equal("header", key.GetProperty("in").GetString());
+        Assert.True(key.GetProperty("required").GetBoolean());
+        Assert.Equal(128, key.GetProperty("schema").GetProperty("maxLength").GetInt32());
+        Assert.True(submit.GetProperty("requestBody").GetProperty("required").GetBoolean());
+        Assert.True(submit.GetProperty("requestBody").GetProperty("content").TryGetProperty("application/json", out _));
+        var responses = submit.GetProperty("responses");
+        Assert.False(responses.TryGetProperty("200", out _), "the Api answers 202, never 200");
+        var accepted = responses.GetProperty("202");
+        Assert.True(accepted.GetProperty("headers").GetProperty("Location").GetProperty("required").GetBoolean());
+        Assert.True(accepted.GetProperty("content").TryGetProperty("application/json", out _));
+        foreach (var status in new[] { "400", "409", "413", "415", "422", "503" })
+        {
+            Assert.True(responses.GetProperty(status).GetProperty("content").TryGetProperty("application/problem+json", out _), status);
+        }
+        Assert.True(responses.GetProperty("503").GetProperty("headers").TryGetProperty("Retry-After", out _));
+    }
+
+    [Fact]
+    public async Task The_listing_names_its_query_with_the_states_and_limits_the_Api_checks()
+    {
+        var document = await Document();
+
+        var parameters = Operation(document, "ListTransfers").GetProperty("parameters").EnumerateArray().ToDictionary(p => p.GetProperty("name").GetString()!);
+        Assert.True(parameters["state"].GetProperty("required").GetBoolean());
+        Assert.Equal(Contracts.TransferStates.All, parameters["state"].GetProperty("schema").GetProperty("enum").EnumerateArray().Select(s => s.GetString()));
+        Assert.Equal(200, parameters["limit"].GetProperty("schema").GetProperty("maximum").GetInt32());
+        Assert.True(parameters.ContainsKey("after"));
+    }
+
+    [Fact]
+    public async Task Amounts_and_ids_carry_the_limits_the_Api_checks()
+    {
+        var document = await Document();
+        var transfer = Operation(document, "SubmitTransfer").GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema");
+        Assert.Equal(["amount", "from", "to"], transfer.GetProperty("required").EnumerateArray().Select(r => r.GetString()).Order(StringComparer.Ordinal));
+        var amount = transfer.GetProperty("properties").GetProperty("amount");
+        Assert.Equal("number", amount.GetProperty("type").GetString());
+        Assert.Equal(0m, amount.GetProperty("exclusiveMinimum").GetDecimal());
+        Assert.Equal(new ApiOptions().MaxAmount, amount.GetProperty("maximum").GetDecimal());
+        Assert.Equal(0.01m, amount.GetProperty("multipleOf").GetDecimal());
+        var accountId = transfer.GetProperty("properties").GetProperty("from").GetProperty("properties").GetProperty("accountId");
+        Assert.Equal("string", accountId.GetProperty("type").GetString());
+        Assert.Equal(64, accountId.GetProperty("maxLength").GetInt32());
+        var pattern = new System.Text.RegularExpressions.Regex(accountId.GetProperty("pattern").GetString()!);
+        foreach (var id in new[] { "alice", "A", "acc-1_x.y", new string('a', 64), new string('a', 65), "", "a b", "é", "a/b", "a:b" })
+        {
+            Assert.True(pattern.IsMatch(id) == Components.Ledgers.AccountIds.IsValid(id), $"'{id}': the document and the Api disagree");
+        }
+    }
+
+    [Fact]
+    public async Task The_probes_and_the_metrics_are_listed_as_anonymous_operations()
+    {
+        var document = await Document();
+
+        foreach (var path in new[] { "/health/live", "/health/ready", "/metrics" })
+        {
+            var get = document.GetProperty("paths").GetProperty(path).GetProperty("get");
+            Assert.Equal(["Operations"], get.GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
+            var security = Assert.Single(get.GetProperty("security").EnumerateArray());
+            Assert.Empty(security.EnumerateObject());
+        }
+        Assert.True(document.GetProperty("paths").GetProperty("/health/ready").GetProperty("get").GetProperty("responses").TryGetProperty("503", out _));
+    }
+}
