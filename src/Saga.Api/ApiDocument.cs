@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
 using Saga.Api.Endpoints;
+using Scalar.AspNetCore;
 using Saga.Components.Ledgers;
 using Saga.Components.Security;
 
@@ -19,6 +20,7 @@ namespace Saga.Api;
 internal static class ApiDocument
 {
     public const string BearerScheme = "bearer";
+    public const string ReferencePath = "/reference";
     private const string ProblemJson = "application/problem+json";
 
     public static IServiceCollection AddApiDocument(this IServiceCollection services) =>
@@ -200,6 +202,27 @@ internal static class ApiDocument
         };
         operation.Responses[key] = response;
         return response;
+    }
+
+    /// <summary>The document at /openapi/v1.json, and the reference page where <see cref="ApiOptions.ReferencePage"/> says so.</summary>
+    public static WebApplication MapApiDocument(this WebApplication app)
+    {
+        app.MapOpenApi();
+        var options = app.Services.GetRequiredService<IOptions<ApiOptions>>().Value;
+        if (options.ReferencePage ?? app.Environment.IsDevelopment())
+        {
+            // Scalar's script is embedded in its package and served from here; its fonts, telemetry and agent would
+            // each call out to Scalar's servers, so they are off.
+            app.MapScalarApiReference(ReferencePath, o => o
+                .WithTitle("Saga transfers: API reference")
+                .WithOpenApiRoutePattern("/openapi/{documentName}.json")
+                .DisableDefaultFonts()
+                .DisableTelemetry()
+                .DisableAgent()
+                .DisableMcp()
+                .HideDeveloperTools());
+        }
+        return app;
     }
 
     /// <summary>The JSON body the handler reads itself (<see cref="Http.ReadBody{T}"/>), required.</summary>

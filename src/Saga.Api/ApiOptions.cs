@@ -26,5 +26,11 @@ public sealed class ApiOptions
     /// <summary>How long a request to a ledger or the coordinator may take before the Api answers 503.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// Serve the API reference page at <c>/reference</c> (the OpenAPI document, readable and tryable). Null: in
+    /// Development only. The page and its script come from the Api itself; nothing is fetched from elsewhere.
+    /// </summary>
+    public bool? ReferencePage { get; set; }
+
     public IEnumerable<string> KnownLedgers => Ledgers is { Length: > 0 } l ? l : ["A", "B"];
 }

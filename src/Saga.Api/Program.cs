@@ -69,7 +69,7 @@ app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseRateLimiter(); // after authentication: it partitions by the caller's sub
 app.UseAuthorization();
-app.MapOpenApi();
+app.MapApiDocument();
 app.MapSagaHealth();
 app.MapSagaMetrics();
 app.MapAccountEndpoints();

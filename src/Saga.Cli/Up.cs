@@ -10,7 +10,8 @@ public static class Up
     {
         await using var system = LocalSystem.Create(broker: broker, ledgers: ledgers);
         await system.Start(step => AnsiConsole.MarkupLineInterpolated($"[grey]{step}[/]"), cancellationToken);
-        AnsiConsole.MarkupLineInterpolated($"Api: {system.Api.BaseAddress} (OpenAPI: {system.Api.BaseAddress}/openapi/v1.json), logs in .run/logs");
+        AnsiConsole.MarkupLineInterpolated(
+            $"Api: {system.Api.BaseAddress} (OpenAPI: {system.Api.BaseAddress}/openapi/v1.json, reference: {system.Api.BaseAddress}/reference), logs in .run/logs");
         await StayUp(system, cancellationToken);
         return 0;
     }

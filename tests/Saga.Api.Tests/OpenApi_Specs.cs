@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
 using Saga.Components.Security;
 
 namespace Saga.Api.Tests;
@@ -131,5 +132,62 @@ public sealed class OpenApi_Specs(ApiSystem api) : IClassFixture<ApiSystem>
             Assert.Empty(security.EnumerateObject());
         }
         Assert.True(document.GetProperty("paths").GetProperty("/health/ready").GetProperty("get").GetProperty("responses").TryGetProperty("503", out _));
+    }
+
+    [Fact]
+    public async Task In_Development_the_reference_page_and_everything_it_loads_come_from_the_Api_itself()
+    {
+        using var client = api.Api.CreateClient();
+
+        using var page = await client.GetAsync(new Uri("/reference", UriKind.Relative));
+        Assert.Equal(System.Net.HttpStatusCode.OK, page.StatusCode);
+        var html = await page.Content.ReadAsStringAsync();
+        var loaded = System.Text.RegularExpressions.Regex.Matches(html, "(?:src|href)=\"([^\"]+)\"").Select(m => m.Groups[1].Value).ToList();
+        Assert.NotEmpty(loaded);
+        foreach (var source in loaded)
+        {
+            Assert.DoesNotMatch("^(https?:)?//", source);
+            using var asset = await client.GetAsync(new Uri(new Uri(client.BaseAddress!, "/reference/"), source));
+            Assert.True(asset.IsSuccessStatusCode, $"{source}: {asset.StatusCode}");
+        }
+    }
+
+    [Fact]
+    public async Task The_reference_page_is_not_served_where_it_is_switched_off()
+    {
+        await using var quiet = api.Api.WithWebHostBuilder(web => web.UseSetting("Api:ReferencePage", "false"));
+        using var client = quiet.CreateClient();
+
+        using var page = await client.GetAsync(new Uri("/reference", UriKind.Relative));
+
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, page.StatusCode);
+        using var document = await client.GetAsync(new Uri("/openapi/v1.json", UriKind.Relative));
+        Assert.True(document.IsSuccessStatusCode);
+    }
+
+    [Fact]
+    public async Task In_a_real_browser_the_reference_page_shows_the_operations_and_loads_nothing_from_elsewhere()
+    {
+        await using var web = ConsoleBrowser.OnKestrel(api);
+        var site = ConsoleBrowser.Site(web);
+        using var browser = ConsoleBrowser.Chromium();
+
+        browser.Navigate().GoToUrl($"{site}/reference");
+
+        // The page renders from the document: the operations of the first tag are listed, the other tags named.
+        var text = "";
+        await Saga.Testing.Eventually.Until(() =>
+        {
+            text = (string)((OpenQA.Selenium.IJavaScriptExecutor)browser).ExecuteScript("return document.body.innerText")!;
+            return Task.FromResult(text.Contains("Open an account", StringComparison.Ordinal));
+        }, "the reference page lists the operations", every: TimeSpan.FromMilliseconds(200));
+        Assert.Contains("Saga transfers", text, StringComparison.Ordinal);
+        Assert.Contains("Transfers", text, StringComparison.Ordinal);
+        browser.GetScreenshot().SaveAsFile(Path.Combine(ConsoleBrowser.Screenshots, "reference.png"));
+        var loaded = ((System.Collections.ObjectModel.ReadOnlyCollection<object>)((OpenQA.Selenium.IJavaScriptExecutor)browser)!
+            .ExecuteScript("return performance.getEntriesByType('resource').map(e => e.name)")!).Cast<string>().ToList();
+        Assert.Contains(loaded, url => url.EndsWith("/openapi/v1.json", StringComparison.Ordinal));
+        Assert.All(loaded, url => Assert.StartsWith(site, url, StringComparison.Ordinal));
+        Assert.Empty(browser.Manage().Logs.GetLog(OpenQA.Selenium.LogType.Browser).Where(e => e.Level >= OpenQA.Selenium.LogLevel.Severe).Select(e => e.Message));
     }
 }
