@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 using Microsoft.OpenApi;
 using Saga.Api.Endpoints;
 using Scalar.AspNetCore;
@@ -96,7 +97,7 @@ internal static class ApiDocument
                 }
                 if (!metadata.OfType<DisableRateLimitingAttribute>().Any())
                 {
-                    AddProblem(operation, problem, 429, "Too many requests from this caller").Headers![RetryAfter] = RetryAfterHeader();
+                    AddProblem(operation, problem, 429, "Too many requests from this caller").Headers![HeaderNames.RetryAfter] = RetryAfterHeader();
                 }
                 foreach (var (status, response) in operation.Responses ?? [])
                 {
@@ -111,14 +112,12 @@ internal static class ApiDocument
                     if (status == "503" && response is OpenApiResponse unavailable)
                     {
                         unavailable.Headers ??= new Dictionary<string, IOpenApiHeader>();
-                        unavailable.Headers[RetryAfter] = RetryAfterHeader();
+                        unavailable.Headers[HeaderNames.RetryAfter] = RetryAfterHeader();
                     }
                 }
                 return Task.CompletedTask;
             });
         });
-
-    private const string RetryAfter = "Retry-After";
 
     // The probes and the scrape are mapped as plain endpoints (Saga.Components.Hosting), which ApiExplorer does not
     // list: they are described here, for the tools that watch the Api. Anonymous, and never rate-limited but /metrics.
@@ -282,7 +281,7 @@ internal static class ApiDocument
             operation.Parameters.Add(new OpenApiParameter
             {
                 Name = "after", In = ParameterLocation.Query, Description = "The `next` of the previous page",
-                Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 128 },
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = TransferCursor.MaxLength },
             });
             return Task.CompletedTask;
         });

@@ -26,7 +26,7 @@ internal static class ApiRateLimiting
             // The bucket refills every second: that is when a refused caller may try again.
             o.OnRejected = (context, cancellationToken) =>
             {
-                context.HttpContext.Response.Headers.RetryAfter = "1";
+                context.HttpContext.Response.Headers.RetryAfter = Endpoints.Http.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 return new ValueTask(Results.Problem(statusCode: 429, title: "Too many requests",
                     detail: "Slow down and retry after a second.").ExecuteAsync(context.HttpContext));
             };

@@ -12,7 +12,7 @@ namespace Saga.Api.Endpoints;
 internal static class TransferCursor
 {
     // The base64 of "<round-trip time>|<32 hex digits>" is 88 characters; anything much longer is not ours.
-    private const int MaxLength = 128;
+    public const int MaxLength = 128;
 
     public static string At(TransferPosition position) =>
         Encode($"{position.UpdatedAt.ToString("O", CultureInfo.InvariantCulture)}|{position.TransferId:N}");

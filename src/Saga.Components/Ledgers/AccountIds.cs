@@ -15,7 +15,7 @@ public static class AccountIds
     public const string Separators = "-_.";
 
     /// <summary>The same rule as a regular expression, for documents (all but "." and "..", which <see cref="IsValid"/> also refuses).</summary>
-    public const string Pattern = "^[A-Za-z0-9_.-]{1,64}$";
+    public static readonly string Pattern = $"^[A-Za-z0-9_.-]{{1,{MaxLength}}}$";
 
     public static bool IsValid(string? id) => Error(id, "id") is null;
 
