@@ -32,6 +32,9 @@ internal static class ApiDocument
         {
             o.AddDocumentTransformer((document, _, _) =>
             {
+                // One document for every deployment: a client is given the Api's address, as the generated one is
+                // (src/Saga.Api.Client), so the document served is the one that client was generated from.
+                document.Servers = [];
                 document.Info.Title = "Saga transfers";
                 document.Info.Version = "1";
                 document.Info.Description =
@@ -232,9 +235,31 @@ internal static class ApiDocument
                 Required = true,
                 Content = new Dictionary<string, OpenApiMediaType>
                 {
-                    ["application/json"] = new() { Schema = await context.GetOrCreateSchemaAsync(typeof(T), null, cancellationToken) },
+                    ["application/json"] = new() { Schema = await Component(context, typeof(T), cancellationToken) },
                 },
             });
+
+    // A schema made here would be inline (only ApiExplorer's own are components): registered by its type's name, it
+    // and the bodies it holds (a transfer's from and to) are named types for a generated client, as the answers are.
+    private static async Task<IOpenApiSchema> Component(OpenApiOperationTransformerContext context, Type type, CancellationToken cancellationToken)
+    {
+        var document = context.Document!;
+        if (document.Components?.Schemas?.ContainsKey(type.Name) != true)
+        {
+            var schema = await context.GetOrCreateSchemaAsync(type, null, cancellationToken);
+            foreach (var property in type.GetProperties())
+            {
+                var held = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+                var name = System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(property.Name);
+                if (held.Namespace == typeof(AccountBody).Namespace && schema.Properties?.ContainsKey(name) == true)
+                {
+                    schema.Properties[name] = await Component(context, held, cancellationToken);
+                }
+            }
+            document.AddComponent(type.Name, schema);
+        }
+        return new OpenApiSchemaReference(type.Name, document);
+    }
 
     /// <summary>The header that names a submission (<see cref="TransferValidation.IdempotencyKey"/>).</summary>
     public static RouteHandlerBuilder WithIdempotencyKey(this RouteHandlerBuilder builder) =>

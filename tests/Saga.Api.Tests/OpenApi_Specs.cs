@@ -30,6 +30,12 @@ public sealed class OpenApi_Specs(ApiSystem api) : IClassFixture<ApiSystem>
         return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
     }
 
+    /// <summary>The schema itself, where <paramref name="schema"/> refers to one of the document's components.</summary>
+    private static JsonElement Resolve(JsonElement document, JsonElement schema) =>
+        schema.TryGetProperty("$ref", out var reference)
+            ? document.GetProperty("components").GetProperty("schemas").GetProperty(reference.GetString()!["#/components/schemas/".Length..])
+            : schema;
+
     private static JsonElement Operation(JsonElement document, string id)
     {
         var (method, path, _) = Operations[id];
@@ -102,14 +108,14 @@ public sealed class OpenApi_Specs(ApiSystem api) : IClassFixture<ApiSystem>
     public async Task Amounts_and_ids_carry_the_limits_the_Api_checks()
     {
         var document = await Document();
-        var transfer = Operation(document, "SubmitTransfer").GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema");
+        var transfer = Resolve(document, Operation(document, "SubmitTransfer").GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema"));
         Assert.Equal(["amount", "from", "to"], transfer.GetProperty("required").EnumerateArray().Select(r => r.GetString()).Order(StringComparer.Ordinal));
         var amount = transfer.GetProperty("properties").GetProperty("amount");
         Assert.Equal("number", amount.GetProperty("type").GetString());
         Assert.Equal(0m, amount.GetProperty("exclusiveMinimum").GetDecimal());
         Assert.Equal(new ApiOptions().MaxAmount, amount.GetProperty("maximum").GetDecimal());
         Assert.Equal(0.01m, amount.GetProperty("multipleOf").GetDecimal());
-        var accountId = transfer.GetProperty("properties").GetProperty("from").GetProperty("properties").GetProperty("accountId");
+        var accountId = Resolve(document, transfer.GetProperty("properties").GetProperty("from")).GetProperty("properties").GetProperty("accountId");
         Assert.Equal("string", accountId.GetProperty("type").GetString());
         Assert.Equal(64, accountId.GetProperty("maxLength").GetInt32());
         var pattern = new System.Text.RegularExpressions.Regex(accountId.GetProperty("pattern").GetString()!);
