@@ -36,6 +36,7 @@ internal static class ApiDocument
                 // (src/Saga.Api.Client), so the document served is the one that client was generated from.
                 document.Servers = [];
                 document.Info.Title = "Saga transfers";
+                document.Info.Contact = new OpenApiContact { Name = "The team that runs this Api (its operators)" };
                 document.Info.Version = "1";
                 document.Info.Description =
                     "Money transfers between ledgers with the guarantees of a transactional message: a transfer is accepted as a half " +
@@ -52,6 +53,7 @@ internal static class ApiDocument
                                   $"`{Roles.Transfers}` (submit and read) or `{Roles.Operator}` (open accounts, repair, read everything).",
                 };
                 AddProbes(document);
+                Complete(document);
                 return Task.CompletedTask;
             });
             o.AddSchemaTransformer((schema, context, _) =>
@@ -109,7 +111,7 @@ internal static class ApiDocument
                         created.Headers ??= new Dictionary<string, IOpenApiHeader>();
                         created.Headers["Location"] = new OpenApiHeader
                         {
-                            Description = "Where the resource is read from", Required = true, Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "uri-reference" },
+                            Description = "Where the resource is read from", Required = true, Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "uri-reference", MaxLength = MaxLocation },
                         };
                     }
                     if (status == "503" && response is OpenApiResponse unavailable)
@@ -129,10 +131,13 @@ internal static class ApiDocument
         document.Paths ??= [];
         document.Tags ??= new HashSet<OpenApiTag>();
         document.Tags.Add(new OpenApiTag { Name = "Operations", Description = "Health probes and metrics, for orchestrators and monitoring" });
-        OpenApiResponse Text(string description) => new()
+        OpenApiResponse Text(string status) => new()
         {
-            Description = description,
-            Content = new Dictionary<string, OpenApiMediaType> { ["text/plain"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 64 } } },
+            Description = status,
+            Content = new Dictionary<string, OpenApiMediaType>
+            {
+                ["text/plain"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [status], MaxLength = status.Length } },
+            },
         };
         OpenApiPathItem Get(string id, string summary, string description, Dictionary<string, OpenApiResponse> responses)
         {
@@ -151,7 +156,7 @@ internal static class ApiDocument
             new() { ["200"] = Text("Healthy") });
         document.Paths["/health/ready"] = Get("Ready", "Readiness probe", "The Api reaches RabbitMQ and PostgreSQL: `Healthy`; else 503 `Unhealthy`. Anonymous; never rate-limited.",
             new() { ["200"] = Text("Healthy"), ["503"] = Text("Unhealthy") });
-        document.Paths["/metrics"] = Get("Metrics", "Prometheus metrics", "The Api's metrics in Prometheus' text format (README, Observability). Anonymous.",
+        var metrics = Get("Metrics", "Prometheus metrics", "The Api's metrics in Prometheus' text format (README, Observability). Anonymous.",
             new()
             {
                 ["200"] = new OpenApiResponse
@@ -160,6 +165,118 @@ internal static class ApiDocument
                     Content = new Dictionary<string, OpenApiMediaType> { ["text/plain"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String } } },
                 },
             });
+        AddProblem(metrics.Operations![HttpMethod.Get], new OpenApiSchemaReference(nameof(Microsoft.AspNetCore.Mvc.ProblemDetails), document), 429,
+            "Too many requests from this caller").Headers![HeaderNames.RetryAfter] = RetryAfterHeader();
+        document.Paths["/metrics"] = metrics;
+    }
+
+    // A Location is one of the Api's own paths: /ledgers/{ledger}/accounts/{accountId} at most.
+    private const int MaxLocation = 256;
+
+    /// <summary>
+    /// What every operation and schema tells alike, made true by the Api and said here once: 500 as a problem, the
+    /// caller's rate limit on every answer the limiter governs (an operation that can answer 429), the CORS header, and
+    /// a bound on every string and integer (the answers' free text aside: tools/api-lint/.spectral.yaml says why).
+    /// </summary>
+    private static void Complete(OpenApiDocument document)
+    {
+        IOpenApiSchema problem = new OpenApiSchemaReference(nameof(Microsoft.AspNetCore.Mvc.ProblemDetails), document);
+        foreach (var operation in (document.Paths ?? []).Values.SelectMany(p => p.Operations?.Values.AsEnumerable() ?? []))
+        {
+            AddProblem(operation, problem, 500, "An unexpected error; the Api's log tells what it was");
+            var limited = operation.Responses!.ContainsKey("429");
+            foreach (var (status, response) in operation.Responses)
+            {
+                if (response is not OpenApiResponse answer)
+                {
+                    continue;
+                }
+                answer.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                if (limited && status[0] is '2' or '4')
+                {
+                    answer.Headers[ApiRateLimiting.LimitHeader] = new OpenApiHeader
+                    {
+                        Description = "Requests per second this caller may make", Required = true,
+                        Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32", Minimum = "1", Maximum = int.MaxValue.ToString(CultureInfo.InvariantCulture) },
+                    };
+                    answer.Headers[ApiRateLimiting.ResetHeader] = new OpenApiHeader
+                    {
+                        Description = "Seconds until the caller's allowance is whole again", Required = true,
+                        Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32", Minimum = "0", Maximum = "1" },
+                    };
+                }
+                answer.Headers[HeaderNames.AccessControlAllowOrigin] = new OpenApiHeader
+                {
+                    Description = "Sent to a browser whose Origin is one of the Api's allowed origins (Api:AllowedOrigins; none by default)",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "uri", MaxLength = MaxLocation * 2 },
+                };
+            }
+            foreach (var parameter in (operation.Parameters ?? []).OfType<OpenApiParameter>())
+            {
+                if (parameter.Schema is OpenApiSchema schema)
+                {
+                    Bound(schema, parameter.Name!);
+                }
+            }
+        }
+        foreach (var (name, component) in document.Components?.Schemas ?? new Dictionary<string, IOpenApiSchema>())
+        {
+            foreach (var (property, schema) in component.Properties ?? new Dictionary<string, IOpenApiSchema>())
+            {
+                if (schema is OpenApiSchema inline)
+                {
+                    Bound(inline, property, name);
+                }
+            }
+        }
+    }
+
+    private static void Bound(OpenApiSchema schema, string name, string? of = null)
+    {
+        if (schema.Items is OpenApiSchema items)
+        {
+            Bound(items, name, of);
+        }
+        if (schema.Type?.HasFlag(JsonSchemaType.Array) == true)
+        {
+            schema.MaxItems ??= (of, name) switch
+            {
+                (nameof(TransferPage), "items") => TransferValidation.MaxLimit,
+                (nameof(AccountTransfersResponse), "items") => Contracts.ListAccountTransfers.MaxTake,
+                _ => null,
+            };
+        }
+        var type = schema.Type ?? 0;
+        if (type.HasFlag(JsonSchemaType.String) && schema.MaxLength is null && schema.Enum is not { Count: > 0 })
+        {
+            (schema.Pattern, schema.MaxLength) = (schema.Format, of, name) switch
+            {
+                ("uuid", _, _) => (schema.Pattern, 36),
+                ("date-time", _, _) => (schema.Pattern, 33), // a DateTimeOffset's round-trip form: 2026-12-04T20:44:00.1234567+00:00
+                (_, _, "ledger" or "accountId") => (AccountIds.Pattern, AccountIds.MaxLength),
+                (_, _, "owner") => (schema.Pattern, AccountValidation.MaxOwnerLength),
+                (_, nameof(AccountTransfersResponse), "next") or (_, null, "before") => ("^[A-Za-z0-9_-]{35}$", 35),
+                (_, nameof(TransferPage), "next") or (_, null, "after") => ("^[A-Za-z0-9+/=]+$", TransferCursor.MaxLength),
+                // Names, not enums, in answers: a client generated today must still read a state added tomorrow.
+                (_, _, "state") => ("^[A-Za-z]+$", 32),
+                (_, _, "entry") => ("^[a-z][A-Za-z]*$", 32),
+                (_, nameof(TransferEvent), "type") => ("^[A-Za-z][A-Za-z0-9]*$", 200),
+                (_, nameof(Microsoft.AspNetCore.Mvc.ProblemDetails), "title") => (schema.Pattern, Http.MaxProblemTitle),
+                (_, nameof(Microsoft.AspNetCore.Mvc.ProblemDetails), "detail") => (schema.Pattern, Http.MaxProblemDetail),
+                (_, nameof(Microsoft.AspNetCore.Mvc.ProblemDetails), "type" or "instance") => (schema.Pattern, Http.MaxProblemUri),
+                _ => (schema.Pattern, schema.MaxLength),
+            };
+        }
+        if (type.HasFlag(JsonSchemaType.Integer) && (schema.Minimum is null || schema.Maximum is null))
+        {
+            (schema.Minimum, schema.Maximum) = name switch
+            {
+                "checkBacks" => ("0", int.MaxValue.ToString(CultureInfo.InvariantCulture)),
+                "version" => ("1", long.MaxValue.ToString(CultureInfo.InvariantCulture)),
+                "status" => ("100", "599"),
+                _ => (schema.Minimum, schema.Maximum),
+            };
+        }
     }
 
     // The bodies' properties are nullable so that the Api can name a missing one (400); in the document they are required.
@@ -268,7 +385,7 @@ internal static class ApiDocument
             operation.Parameters ??= [];
             operation.Parameters.Add(new OpenApiParameter
             {
-                Name = "Idempotency-Key",
+                Name = TransferValidation.IdempotencyKeyHeader,
                 In = ParameterLocation.Header,
                 Required = true,
                 Description = "Names this submission for this caller: the same key with the same body is the same transfer (debited at most once); " +
@@ -306,8 +423,24 @@ internal static class ApiDocument
             operation.Parameters.Add(new OpenApiParameter
             {
                 Name = "after", In = ParameterLocation.Query, Description = "The `next` of the previous page",
-                Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = TransferCursor.MaxLength },
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = TransferCursor.MaxLength, Pattern = "^[A-Za-z0-9+/=]+$" },
             });
+            return Task.CompletedTask;
+        });
+
+    /// <summary><c>take</c>, which the handler reads as text to name a malformed one (<see cref="AccountValidation.Listing"/>), is a whole number.</summary>
+    public static RouteHandlerBuilder WithTakeQuery(this RouteHandlerBuilder builder) =>
+        builder.AddOpenApiOperationTransformer((operation, _, _) =>
+        {
+            foreach (var take in (operation.Parameters ?? []).OfType<OpenApiParameter>().Where(p => p.Name == "take"))
+            {
+                take.Description = "How many entries a page holds";
+                take.Schema = new OpenApiSchema
+                {
+                    Type = JsonSchemaType.Integer, Format = "int32", Minimum = "1",
+                    Maximum = Contracts.ListAccountTransfers.MaxTake.ToString(CultureInfo.InvariantCulture), Default = AccountValidation.DefaultTake,
+                };
+            }
             return Task.CompletedTask;
         });
 

@@ -32,5 +32,11 @@ public sealed class ApiOptions
     /// </summary>
     public bool? ReferencePage { get; set; }
 
+    /// <summary>
+    /// The origins (e.g. <c>https://wallet.example</c>) whose pages may call the Api from a browser (CORS); none by
+    /// default, and then no browser page of another origin can read an answer.
+    /// </summary>
+    public string[] AllowedOrigins { get; set; } = [];
+
     public IEnumerable<string> KnownLedgers => Ledgers is { Length: > 0 } l ? l : ["A", "B"];
 }

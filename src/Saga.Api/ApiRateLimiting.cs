@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 
@@ -31,4 +33,41 @@ internal static class ApiRateLimiting
                     detail: "Slow down and retry after a second.").ExecuteAsync(context.HttpContext));
             };
         });
+
+    /// <summary>The headers that tell a caller its limit: requests per window, and the window's seconds (IETF RateLimit fields, draft 7).</summary>
+    public const string LimitHeader = "RateLimit-Limit", ResetHeader = "RateLimit-Reset";
+
+    /// <summary>
+    /// The limiter, and on every answer it governs (all but the probes) the caller's limit: <see cref="LimitHeader"/>
+    /// (<see cref="ApiOptions.PermitsPerSecond"/>) and <see cref="ResetHeader"/> (the bucket refills every second).
+    /// </summary>
+    public static WebApplication UseApiRateLimiting(this WebApplication app)
+    {
+        var limit = app.Services.GetRequiredService<IOptions<ApiOptions>>().Value.PermitsPerSecond.ToString(CultureInfo.InvariantCulture);
+        var reset = Endpoints.Http.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+        app.Use((context, next) =>
+        {
+            context.Response.OnStarting(static state =>
+            {
+                var (http, limit, reset) = ((HttpContext, string, string))state;
+                if (http.GetEndpoint()?.Metadata.GetMetadata<DisableRateLimitingAttribute>() is null)
+                {
+                    http.Response.Headers[LimitHeader] = limit;
+                    http.Response.Headers[ResetHeader] = reset;
+                }
+                return Task.CompletedTask;
+            }, (context, limit, reset));
+            return next(context);
+        });
+        app.UseRateLimiter();
+        return app;
+    }
+
+    /// <summary>Browsers of <see cref="ApiOptions.AllowedOrigins"/> may call the JSON API with a bearer token (no cookie) and read its headers.</summary>
+    public static IServiceCollection AddApiCors(this IServiceCollection services, IConfiguration configuration) =>
+        services.AddCors(o => o.AddDefaultPolicy(p => p
+            .WithOrigins(configuration.GetSection(ApiOptions.Section).Get<ApiOptions>()?.AllowedOrigins ?? [])
+            .WithMethods(HttpMethods.Get, HttpMethods.Post)
+            .WithHeaders(Microsoft.Net.Http.Headers.HeaderNames.Authorization, Microsoft.Net.Http.Headers.HeaderNames.ContentType, Endpoints.TransferValidation.IdempotencyKeyHeader)
+            .WithExposedHeaders(Microsoft.Net.Http.Headers.HeaderNames.Location, Microsoft.Net.Http.Headers.HeaderNames.RetryAfter, LimitHeader, ResetHeader)));
 }

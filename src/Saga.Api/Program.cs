@@ -51,9 +51,10 @@ builder.Services.AddApiAuthentication(builder.Configuration, builder.Environment
 // The operator console's pages at /console: a cookie of their own, which the JSON API never accepts.
 builder.Services.AddConsole(builder.Configuration, builder.Environment);
 
-// Problem details for every error; a flood gets 429, per caller.
-builder.Services.AddProblemDetails(Http.AddRetryAfter);
+// Problem details for every error; a flood gets 429, per caller; browsers of the configured origins may call (CORS).
+builder.Services.AddProblemDetails(Http.CompleteProblems);
 builder.Services.AddApiRateLimiting();
+builder.Services.AddApiCors(builder.Configuration);
 
 builder.Services.AddApiDocument();
 builder.Services.AddSagaTelemetry(builder.Configuration, "saga-api");
@@ -66,8 +67,9 @@ app.Services.GetRequiredService<ErrorQueueMetrics>();
 app.UseConsole();
 app.UseExceptionHandler(Http.Exceptions);
 app.UseStatusCodePages();
+app.UseCors(); // before authentication: a browser's preflight carries no token
 app.UseAuthentication();
-app.UseRateLimiter(); // after authentication: it partitions by the caller's sub
+app.UseApiRateLimiting(); // after authentication: it partitions by the caller's sub
 app.UseAuthorization();
 app.MapApiDocument();
 app.MapSagaHealth();

@@ -45,7 +45,8 @@ public sealed class ApiContract_Specs(ApiSystem api) : IClassFixture<ApiSystem>
     {
         var spectral = Path.Combine(Root, "tools", "api-lint", "node_modules", ".bin", "spectral");
         Assert.True(File.Exists(spectral), $"{spectral} is missing: run `bash infra/lint-tools.sh` (it installs Spectral from the npm registry)");
-        var directory = Directory.CreateTempSubdirectory("saga-api-lint");
+        // Beside the ruleset: Spectral matches its overrides' files relative to the ruleset's folder.
+        var directory = Directory.CreateDirectory(Path.Combine(Root, "tools", "api-lint", "served", Guid.NewGuid().ToString("N")));
         try
         {
             var document = Path.Combine(directory.FullName, "openapi.json");

@@ -159,6 +159,52 @@ public sealed class OpenApi_Specs(ApiSystem api) : IClassFixture<ApiSystem>
     }
 
     [Fact]
+    public async Task Every_answer_the_limiter_governs_tells_the_caller_its_limit_and_the_probes_do_not()
+    {
+        using var client = api.Client(Roles.Transfers);
+
+        using var missing = await client.GetAsync(new Uri($"/transfers/{Guid.NewGuid()}", UriKind.Relative));
+        using var anonymous = await api.Api.CreateClient().GetAsync(new Uri("/transfers?state=Completed", UriKind.Relative));
+        using var probe = await client.GetAsync(new Uri("/health/live", UriKind.Relative));
+
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        foreach (var answer in new[] { missing, anonymous })
+        {
+            Assert.Equal(["5000"], answer.Headers.GetValues("RateLimit-Limit")); // ApiSystem's Api:PermitsPerSecond
+            Assert.Equal(["1"], answer.Headers.GetValues("RateLimit-Reset"));
+        }
+        Assert.False(probe.Headers.Contains("RateLimit-Limit"));
+    }
+
+    [Fact]
+    public async Task A_browser_of_an_allowed_origin_may_call_and_read_the_answer_and_no_other_origin_may()
+    {
+        await using var web = api.Api.WithWebHostBuilder(w => w.UseSetting("Api:AllowedOrigins:0", "https://wallet.example"));
+        using var client = web.CreateClient();
+
+        async Task<HttpResponseMessage> Preflight(string origin)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Options, new Uri("/transfers", UriKind.Relative));
+            request.Headers.Add("Origin", origin);
+            request.Headers.Add("Access-Control-Request-Method", "POST");
+            request.Headers.Add("Access-Control-Request-Headers", "authorization,content-type,idempotency-key");
+            return await client.SendAsync(request);
+        }
+        using var allowed = await Preflight("https://wallet.example");
+        using var other = await Preflight("https://elsewhere.example");
+        using var quiet = await api.Api.CreateClient().SendAsync(new HttpRequestMessage(HttpMethod.Options, new Uri("/transfers", UriKind.Relative))
+        {
+            Headers = { { "Origin", "https://wallet.example" }, { "Access-Control-Request-Method", "POST" } },
+        });
+
+        Assert.Equal(["https://wallet.example"], allowed.Headers.GetValues("Access-Control-Allow-Origin"));
+        Assert.Contains("idempotency-key", string.Join(",", allowed.Headers.GetValues("Access-Control-Allow-Headers")), StringComparison.OrdinalIgnoreCase);
+        Assert.False(other.Headers.Contains("Access-Control-Allow-Origin"));
+        Assert.False(quiet.Headers.Contains("Access-Control-Allow-Origin"), "no origin is allowed unless configured");
+    }
+
+    [Fact]
     public async Task The_reference_page_is_not_served_where_it_is_switched_off()
     {
         await using var quiet = api.Api.WithWebHostBuilder(web => web.UseSetting("Api:ReferencePage", "false"));

@@ -38,6 +38,7 @@ public static class AccountEndpoints
                 (503, "The ledger did not answer in time"));
         accounts.MapGet("/{accountId}/transfers", Transfers).RequireAuthorization(Roles.Transfers)
             .WithName("ListAccountTransfers")
+            .WithTakeQuery()
             .WithSummary("List what the ledger did to an account")
             .WithDescription("Newest first, a page at a time (`next` is the `before` of the next page): each debit, rollback, credit, refund " +
                              "and void, with the transfer's state now.")

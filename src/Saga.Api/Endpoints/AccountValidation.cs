@@ -32,7 +32,7 @@ internal static class AccountValidation
     }
 
     /// <summary>A token's sub is at most 255 ASCII characters (OpenID Connect Core, 2).</summary>
-    private const int MaxOwnerLength = 255;
+    public const int MaxOwnerLength = 255;
 
     public static IResult? AccountId(string accountId) =>
         AccountIds.Error(accountId, "accountId") is { } idError ? Http.Invalid(new() { ["accountId"] = [idError] }) : null;

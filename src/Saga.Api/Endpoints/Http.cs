@@ -155,7 +155,7 @@ internal static class Http
     public static IResult Invalid(Dictionary<string, string[]> errors) =>
         TypedResults.ValidationProblem(errors, title: "The request has invalid fields");
 
-    /// <summary>503 (with Retry-After, see <see cref="AddRetryAfter"/>): <paramref name="service"/> did not answer within <see cref="ApiOptions.RequestTimeout"/>.</summary>
+    /// <summary>503 (with Retry-After, see <see cref="CompleteProblems"/>): <paramref name="service"/> did not answer within <see cref="ApiOptions.RequestTimeout"/>.</summary>
     public static IResult NoAnswer(string service, string detail) => Problem(503, $"{service} did not answer in time", detail);
 
     public static string? AmountError(decimal? amount, decimal max) => amount switch
@@ -180,7 +180,7 @@ internal static class Http
     /// <summary>
     /// The safety net behind the endpoints' own checks, so that no request is a 500 for the client's doing or a
     /// service's silence: a request the framework cannot bind keeps its 4xx, a ledger, the coordinator or the
-    /// database that does not answer is 503 (with Retry-After, see <see cref="AddRetryAfter"/>).
+    /// database that does not answer is 503 (with Retry-After, see <see cref="CompleteProblems"/>).
     /// </summary>
     public static ExceptionHandlerOptions Exceptions => new()
     {
@@ -211,15 +211,28 @@ internal static class Http
         return false;
     }
 
-    /// <summary>Every 503 tells the client when to come back, whichever code answered it: endpoint, exception handler or status code page.</summary>
-    public static void AddRetryAfter(ProblemDetailsOptions options) => options.CustomizeProblemDetails = context =>
+    /// <summary>The longest title, detail, type and instance a problem carries (the document promises them, so the rest is cut).</summary>
+    public const int MaxProblemTitle = 200, MaxProblemDetail = 1000, MaxProblemUri = 2048;
+
+    /// <summary>
+    /// Every problem, whichever code answered it (endpoint, exception handler, status code page, rate limiter): a 503
+    /// tells the client when to come back, and no text is longer than the document says.
+    /// </summary>
+    public static void CompleteProblems(ProblemDetailsOptions options) => options.CustomizeProblemDetails = context =>
     {
-        if (context.ProblemDetails.Status == StatusCodes.Status503ServiceUnavailable && !context.HttpContext.Response.Headers.ContainsKey(HeaderNames.RetryAfter))
+        var problem = context.ProblemDetails;
+        if (problem.Status == StatusCodes.Status503ServiceUnavailable && !context.HttpContext.Response.Headers.ContainsKey(HeaderNames.RetryAfter))
         {
             context.HttpContext.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            context.ProblemDetails.Detail ??= "A service behind the Api did not answer in time; send the request again in a moment.";
+            problem.Detail ??= "A service behind the Api did not answer in time; send the request again in a moment.";
         }
+        problem.Title = Cut(problem.Title, MaxProblemTitle);
+        problem.Detail = Cut(problem.Detail, MaxProblemDetail);
+        problem.Type = Cut(problem.Type, MaxProblemUri);
+        problem.Instance = Cut(problem.Instance, MaxProblemUri);
     };
+
+    private static string? Cut(string? text, int max) => text is { Length: var length } && length > max ? text[..(max - 1)] + "…" : text;
 
     private static ProblemHttpResult TooLarge(int limit) => Problem(413, "The body is too large", $"Bodies are limited to {limit} bytes.");
 }

@@ -90,7 +90,7 @@ public static class TransferEndpoints
         {
             return Http.Problem(503, "Too many transfers are waiting", $"{waiting.Messages} new transfers wait for the coordinator; send this request again in a second.");
         }
-        var key = request.Headers["Idempotency-Key"].ToString();
+        var key = request.Headers[TransferValidation.IdempotencyKeyHeader].ToString();
         if (TransferValidation.IdempotencyKey(key) is { } invalidKey)
         {
             return invalidKey;

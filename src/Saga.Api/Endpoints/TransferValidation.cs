@@ -10,13 +10,14 @@ internal static class TransferValidation
 {
     public const int DefaultLimit = 50;
     public const int MaxLimit = 200;
+    public const string IdempotencyKeyHeader = "Idempotency-Key";
     public const int IdempotencyKeyMaxLength = 128;
     public const int MaxReasonLength = 500;
 
     /// <summary>Printable ASCII, so that a key reads the same in every log and no two keys look alike.</summary>
     public static IResult? IdempotencyKey(string key) =>
         key.Length is 0 or > IdempotencyKeyMaxLength || !key.All(c => c is >= ' ' and <= '~')
-            ? Http.Invalid(new() { ["Idempotency-Key"] = [$"the Idempotency-Key header is required: 1 to {IdempotencyKeyMaxLength} printable ASCII characters"] })
+            ? Http.Invalid(new() { [IdempotencyKeyHeader] = [$"the Idempotency-Key header is required: 1 to {IdempotencyKeyMaxLength} printable ASCII characters"] })
             : null;
 
     /// <summary>400 naming each missing or malformed field; then 422 for a ledger this Api does not know, or the same account twice.</summary>
