@@ -11,7 +11,7 @@ namespace Saga.Cli;
 /// Like a service manager, it starts again a host that exits on its own after it was ready (the
 /// consumer watchdog's exit, a crash), up to <see cref="MaxRestarts"/> times.
 /// </summary>
-public sealed class HostProcess(string name, string project, IReadOnlyDictionary<string, string> environment, string logDirectory) : IAsyncDisposable
+public sealed class HostProcess(string name, string project, IReadOnlyDictionary<string, string> environment, string logDirectory, int? port = null) : IAsyncDisposable
 {
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(2) };
     private readonly Dictionary<string, string> _environment = new(environment);
@@ -33,7 +33,8 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
 
     /// <summary>The environment the host is started with (besides its Urls).</summary>
     public IReadOnlyDictionary<string, string> Environment => _environment;
-    public int Port { get; } = FreePort();
+    /// <summary>The port it listens on: the one it was given, else a free one.</summary>
+    public int Port { get; } = port ?? FreePort();
     public int? Pid => _process is { HasExited: false } p ? p.Id : null;
     public string LogFile { get; } = Path.Combine(logDirectory, $"{name}.log");
     public string BaseAddress => $"http://127.0.0.1:{Port}";
@@ -211,6 +212,22 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
         var root = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", ".."));
         var path = Path.Combine(root, "src", project, "bin", configuration, "net10.0", project + ".dll");
         return File.Exists(path) ? path : throw new FileNotFoundException($"{project} is not built at {path}");
+    }
+
+    /// <summary>Whether nothing listens on <paramref name="port"/> of the loopback address yet.</summary>
+    public static bool IsFree(int port)
+    {
+        try
+        {
+            var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            listener.Stop();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     private static int FreePort()

@@ -22,7 +22,7 @@ public sealed class LocalSystem : IAsyncDisposable
     private readonly Lock _pidsLock = new();
 
     private LocalSystem(string root, Instances instances, Broker broker, IReadOnlyList<string> ledgers, Dictionary<string, string> coordinator,
-        Dictionary<string, Dictionary<string, string>> ledgerSettings, Dictionary<string, string> api)
+        Dictionary<string, Dictionary<string, string>> ledgerSettings, Dictionary<string, string> api, int? apiPort)
     {
         Root = root;
         Broker = broker;
@@ -41,7 +41,7 @@ public sealed class LocalSystem : IAsyncDisposable
             With(As(Accounts.Ledger(id), ledgerSettings.GetValueOrDefault(id) ?? []), "Ledger__Id", id), logs));
         // The Api accepts exactly these ledgers (its appsettings.json names A and B).
         var apiLedgers = ledgers.Select((id, i) => KeyValuePair.Create($"Api__Ledgers__{i}", id)).ToDictionary();
-        Apis = Role("api", "Saga.Api", instances.Apis, As(Accounts.Api, apiLedgers.Concat(api).ToDictionary()), logs);
+        Apis = Role("api", "Saga.Api", instances.Apis, As(Accounts.Api, apiLedgers.Concat(api).ToDictionary()), logs, apiPort);
         foreach (var host in Hosts)
         {
             host.Restarted += RecordPids;
@@ -78,11 +78,13 @@ public sealed class LocalSystem : IAsyncDisposable
 
     /// <param name="ledgerA">Ledger A's own settings (the demo's and chaos's faults); <paramref name="ledgerB"/> B's.</param>
     /// <param name="ledgers">The ledgers to run; <see cref="Cli.LedgerIds.Default"/> (A, B) unless told.</param>
+    /// <param name="apiPort">The first Api's port; a free one unless told (<c>up</c> gives a stable one).</param>
     public static LocalSystem Create(
         Dictionary<string, string>? coordinator = null, Dictionary<string, string>? ledgerA = null, Dictionary<string, string>? ledgerB = null,
-        Dictionary<string, string>? api = null, Instances? instances = null, Broker broker = Broker.Single, IReadOnlyList<string>? ledgers = null) =>
+        Dictionary<string, string>? api = null, Instances? instances = null, Broker broker = Broker.Single, IReadOnlyList<string>? ledgers = null,
+        int? apiPort = null) =>
         new(FindRoot(), instances ?? new(), broker, ledgers ?? Cli.LedgerIds.Default, coordinator ?? [],
-            new() { ["A"] = ledgerA ?? [], ["B"] = ledgerB ?? [] }, api ?? []);
+            new() { ["A"] = ledgerA ?? [], ["B"] = ledgerB ?? [] }, api ?? [], apiPort);
 
     /// <summary>infra/up.sh, then every host, waiting until each is ready.</summary>
     public async Task Start(Action<string> progress, CancellationToken cancellationToken = default)
@@ -192,10 +194,10 @@ public sealed class LocalSystem : IAsyncDisposable
         }
     }
 
-    private static HostProcess[] Role(string name, string project, int count, Dictionary<string, string> environment, string logs) =>
+    private static HostProcess[] Role(string name, string project, int count, Dictionary<string, string> environment, string logs, int? firstPort = null) =>
         count < 1
             ? throw new ArgumentOutOfRangeException(nameof(count), $"at least one {name} is needed")
-            : Enumerable.Range(1, count).Select(i => new HostProcess(count == 1 ? name : $"{name}-{i}", project, environment, logs)).ToArray();
+            : Enumerable.Range(1, count).Select(i => new HostProcess(count == 1 ? name : $"{name}-{i}", project, environment, logs, i == 1 ? firstPort : null)).ToArray();
 
     private static Dictionary<string, string> With(Dictionary<string, string> env, string key, string value) => new(env) { [key] = value };
 

@@ -27,8 +27,8 @@ try
     {
         ["demo", .. var options] when Options(options, ["--keep", "--cluster"], ["--ledgers"]) =>
             await Demo.Run(keep: options.Contains("--keep"), options.Contains("--cluster") ? Broker.Cluster : Broker.Single, LedgerIds.Parse(options), cancel.Token),
-        ["up", .. var options] when Options(options, ["--cluster"], ["--ledgers"]) =>
-            await Up.Run(options.Contains("--cluster") ? Broker.Cluster : Broker.Single, LedgerIds.Parse(options), cancel.Token),
+        ["up", .. var options] when Options(options, ["--cluster"], ["--ledgers", "--port"]) =>
+            await Up.Run(options.Contains("--cluster") ? Broker.Cluster : Broker.Single, LedgerIds.Parse(options), Port(options), cancel.Token),
         ["bench", .. var options] => await Bench.Run(BenchOptions.Parse(options), cancel.Token),
         ["chaos", .. var options] => await Chaos.Run(ChaosOptions.Parse(options), cancel.Token),
         _ => Usage(),
@@ -42,6 +42,19 @@ catch (OptionException e)
 {
     AnsiConsole.MarkupLineInterpolated($"[red]{e.Message}[/]");
     return 2;
+}
+
+// --port N: a TCP port for the Api, or Up.DefaultPort.
+static int Port(string[] args)
+{
+    var i = Array.IndexOf(args, "--port");
+    if (i < 0)
+    {
+        return Up.DefaultPort;
+    }
+    return i + 1 < args.Length && int.TryParse(args[i + 1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port is > 0 and <= 65535
+        ? port
+        : throw new OptionException($"--port needs a TCP port from 1 to 65535, not '{(i + 1 < args.Length ? args[i + 1] : "")}'");
 }
 
 // Only these flags, and these options each followed by its value.
@@ -69,7 +82,9 @@ static int Usage()
                                                 the seed's story on the real system; exit 0 if the invariants hold
                                                 (--keep: then stay up, with the console's link to each transfer;
                                                 --ledgers: also B→C and C→A for each ledger beyond A and B)
-          [bold]up[/] [[--cluster]] [[--ledgers A,B,C]]      the servers and the hosts as local processes, until Ctrl+C
+          [bold]up[/] [[--cluster]] [[--ledgers A,B,C]] [[--port N]]
+                                                the servers and the hosts as local processes, until Ctrl+C; the Api on
+                                                port N of 127.0.0.1 (5080 unless told)
                                                 (--cluster: on a three-node RabbitMQ cluster with quorum queues)
           [bold]bench[/] [[--transfers N]] [[--concurrency C]] [[--warmup W]] [[--rate R]] [[--accounts K]] [[--hot P]] [[--ceilings]] [[--json]]
                 [[--coordinators N]] [[--ledger-instances M]] [[--apis K]] [[--ledgers A,B,C]]

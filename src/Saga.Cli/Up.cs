@@ -6,9 +6,17 @@ namespace Saga.Cli;
 /// <summary>The whole system as local processes until Ctrl+C, for trying the Api and the console by hand.</summary>
 public static class Up
 {
-    public static async Task<int> Run(Broker broker, IReadOnlyList<string> ledgers, CancellationToken cancellationToken)
+    /// <summary>The Api's port unless <c>--port</c> says otherwise: the one its appsettings.json names, so bookmarks of the console and the reference page keep working.</summary>
+    public const int DefaultPort = 5080;
+
+    public static async Task<int> Run(Broker broker, IReadOnlyList<string> ledgers, int port, CancellationToken cancellationToken)
     {
-        await using var system = LocalSystem.Create(broker: broker, ledgers: ledgers);
+        if (!HostProcess.IsFree(port))
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]Port {port} is taken (another `up`?): stop what listens there, or give another with --port N.[/]");
+            return 2;
+        }
+        await using var system = LocalSystem.Create(broker: broker, ledgers: ledgers, apiPort: port);
         await system.Start(step => AnsiConsole.MarkupLineInterpolated($"[grey]{step}[/]"), cancellationToken);
         AnsiConsole.MarkupLineInterpolated(
             $"Api: {system.Api.BaseAddress} (OpenAPI: {system.Api.BaseAddress}/openapi/v1.json, reference: {system.Api.BaseAddress}/reference), logs in .run/logs");
