@@ -317,7 +317,9 @@ public sealed class Api_Specs(ApiSystem api) : IClassFixture<ApiSystem>
         var refused = Assert.IsType<HttpResponseMessage>(statuses.FirstOrDefault(r => r.StatusCode == HttpStatusCode.TooManyRequests));
         Assert.Equal(TimeSpan.FromSeconds(1), refused.Headers.RetryAfter?.Delta);
         Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode); // probes are never limited
+        // Probes are never limited. This Api is new: until its bus has connected it is honestly not ready (503).
+        var probe = (await client.GetAsync("/health/ready")).StatusCode;
+        Assert.True(probe is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable, $"the readiness probe answered {probe}");
     }
 
     [Fact]
