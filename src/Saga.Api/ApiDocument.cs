@@ -59,6 +59,11 @@ internal static class ApiDocument
             o.AddSchemaTransformer((schema, context, _) =>
             {
                 var type = context.JsonTypeInfo.Type;
+                // Money is a decimal: said so, a generated client reads it as one, never as the double `number` would default to.
+                if (type == typeof(decimal) || type == typeof(decimal?))
+                {
+                    schema.Format = "decimal";
+                }
                 if (type == typeof(AccountBody) || type == typeof(OpenAccountRequest))
                 {
                     Constrain(schema, "ledger", s => (s.Pattern, s.MaxLength) = (AccountIds.Pattern, AccountIds.MaxLength));
