@@ -1,4 +1,4 @@
-namespace Saga.Api.Client;
+namespace Saga.ApiClient;
 
 /// <summary>The document the client was generated from, as committed: to compare with the one an Api serves.</summary>
 public static class ApiContract
