@@ -1,3 +1,4 @@
+using Saga.ApiClient;
 using Saga.Contracts;
 using Spectre.Console;
 
@@ -52,7 +53,7 @@ public static class Demo
                 ["Ledger__FaultInjection__TransientFailures"] = "2", ["Ledger__FaultInjection__FailPermanentlyTo__0"] = "closed-",
             });
         await system.Start(step => AnsiConsole.MarkupLineInterpolated($"[grey]{step}[/]"), cancellationToken);
-        using var api = new ApiClient(system.Api.BaseAddress, "demo-operator");
+        using var api = new ApiConnection(system.Api.BaseAddress, "demo-operator");
 
         AnsiConsole.MarkupLineInterpolated($"[bold]Opening accounts[/]: {string.Join(", ", opening.Select(a => $"{a.Key.Ledger}/{a.Key.Id.Split('-')[0]} {a.Value:0}"))}");
         foreach (var (account, balance) in opening)
@@ -95,7 +96,7 @@ public static class Demo
                     {
                         AnsiConsole.MarkupLineInterpolated($"  the failed credit is in RabbitMQ's error queue: {Queues.Error(Queues.Ledger("B"))} holds {await ErrorQueueDepth(system)} message(s)");
                         AnsiConsole.MarkupLine("  [yellow]an operator refunds it[/] (POST /transfers/{id}/refund)");
-                        await api.Repair(story.Id, "refund", "B's account is closed: money back to A", cancellationToken);
+                        await api.Client.RefundTransferAsync(story.Id, new RepairRequest { Reason = "B's account is closed: money back to A" }, cancellationToken);
                     }
                 }
             }
@@ -108,7 +109,7 @@ public static class Demo
         foreach (var story in stories)
         {
             var transfer = await api.Transfer(story.Id, cancellationToken);
-            var events = await api.Events(story.Id, cancellationToken);
+            var events = await api.Client.GetTransferEventsAsync(story.Id, cancellationToken);
             var debited = events.Any(e => e.Type == "TransferCommitted");
             var credited = events.Any(e => e.Type == "CreditConfirmed" && e.Data.GetProperty("purpose").GetString() == "Transfer");
             var refunded = events.Any(e => e.Type == "CreditConfirmed" && e.Data.GetProperty("purpose").GetString() == "Refund");
@@ -144,12 +145,12 @@ public static class Demo
         return exitCode;
     }
 
-    private static async Task<Dictionary<Account, decimal>> Balances(ApiClient api, IEnumerable<Account> accounts, CancellationToken cancellationToken)
+    private static async Task<Dictionary<Account, decimal>> Balances(ApiConnection api, IEnumerable<Account> accounts, CancellationToken cancellationToken)
     {
         var balances = new Dictionary<Account, decimal>();
         foreach (var account in accounts)
         {
-            balances[account] = await api.Balance(account.Ledger, account.Id, cancellationToken);
+            balances[account] = (await api.Client.GetAccountAsync(account.Ledger, account.Id, cancellationToken)).Balance;
         }
         return balances;
     }

@@ -35,7 +35,7 @@ public static class Bench
     public static async Task<BenchResult> Measure(LocalSystem system, BenchOptions options, Beside? beside, CancellationToken cancellationToken)
     {
         var run = "bench-" + Guid.NewGuid().ToString("N")[..6];
-        using var apis = new ApiClients(system.Apis.Select(a => a.BaseAddress), run, Math.Max(64, options.Concurrency));
+        using var apis = new ApiConnections(system.Apis.Select(a => a.BaseAddress), run, Math.Max(64, options.Concurrency));
         // Each service's database on its own; the coordinator's view tells when a transfer is decided.
         await using var databases = system.OpenDatabases();
         var db = databases.Coordinator;

@@ -10,7 +10,7 @@ public static class LoadDriver
     /// <summary>
     /// Accounts <c>{run}-0</c> to <c>{run}-{accounts - 1}</c> in each ledger, with <see cref="OpeningBalance"/>.
     /// </summary>
-    public static async Task OpenAccounts(ApiClient api, string run, int accounts, IReadOnlyList<string> ledgers, CancellationToken cancellationToken) =>
+    public static async Task OpenAccounts(ApiConnection api, string run, int accounts, IReadOnlyList<string> ledgers, CancellationToken cancellationToken) =>
         await Parallel.ForEachAsync(Enumerable.Range(0, accounts), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken },
             async (i, ct) =>
             {
@@ -43,7 +43,7 @@ public static class LoadDriver
     /// bench's concurrent clients. Without a rate each client waits until its transfer's debit is decided
     /// (<paramref name="decided"/>) before the next: a closed loop, as when the Api answered only then.
     /// </summary>
-    public static async Task<int> Submit(ApiClients apis, BenchOptions options, IReadOnlyList<string> ledgers, int count, string run, string keyPrefix,
+    public static async Task<int> Submit(ApiConnections apis, BenchOptions options, IReadOnlyList<string> ledgers, int count, string run, string keyPrefix,
         ConcurrentDictionary<Guid, long> submitted, Func<Guid, CancellationToken, Task> decided, CancellationToken cancellationToken, Task? until = null)
     {
         var next = -1;
@@ -82,7 +82,7 @@ public static class LoadDriver
     }
 
     /// <summary>A client's retries: the same Idempotency-Key until an Api accepts or refuses for good, each attempt at the next Api.</summary>
-    private static async Task<Guid?> SubmitWithRetries(ApiClients apis, int i, string key, string fromLedger, string from, string toLedger, string to,
+    private static async Task<Guid?> SubmitWithRetries(ApiConnections apis, int i, string key, string fromLedger, string from, string toLedger, string to,
         CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow.AddSeconds(120);

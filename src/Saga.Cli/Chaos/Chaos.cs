@@ -87,7 +87,7 @@ public static class Chaos
         {
             host.Restarted += () => recoveries.Enqueue((DateTimeOffset.UtcNow, $"{host.Name} started again by its supervisor"));
         }
-        using var operatorApis = new ApiClients(system.Apis.Select(a => a.BaseAddress), "chaos-operator", 16);
+        using var operatorApis = new ApiConnections(system.Apis.Select(a => a.BaseAddress), "chaos-operator", 16);
         var person = new ChaosOperator(operatorApis, chaos.Seed);
         var loadStartedAt = DateTimeOffset.UtcNow;
         string Clock(DateTimeOffset at) => $"{at.ToLocalTime():HH:mm:ss.f} (+{(at - loadStartedAt).TotalSeconds:0.0} s)";

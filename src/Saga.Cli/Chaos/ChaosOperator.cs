@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Text.Json;
-using Saga.Contracts;
+using Saga.ApiClient;
 
 namespace Saga.Cli;
 
@@ -10,7 +9,7 @@ namespace Saga.Cli;
 /// needs attention is refunded, or resolved with a reason, and again whenever it comes back to
 /// NeedsAttention, until the run ends. Which of the two is drawn from the run's seed.
 /// </summary>
-public sealed class ChaosOperator(ApiClients apis, int seed)
+public sealed class ChaosOperator(ApiConnections apis, int seed)
 {
     /// <summary>
     /// A repair asked for at <paramref name="At"/>: accepted, or left without an answer (the Api or the
@@ -54,7 +53,7 @@ public sealed class ChaosOperator(ApiClients apis, int seed)
             {
                 return;
             }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or SagaApiException)
             {
                 // an Api or the coordinator restarting: look again on the next round
             }
@@ -62,21 +61,21 @@ public sealed class ChaosOperator(ApiClients apis, int seed)
         }
     }
 
-    private async Task<List<ListedTransfer>> NeedingAttention(string run, DateTimeOffset since, CancellationToken stop)
+    private async Task<List<TransferResponse>> NeedingAttention(string run, DateTimeOffset since, CancellationToken stop)
     {
-        var found = new List<ListedTransfer>();
+        var found = new List<TransferResponse>();
         string? after = null;
         do
         {
-            var (items, next) = await apis[Interlocked.Increment(ref _next)].List(TransferStates.NeedsAttention, after, 200, stop);
-            found.AddRange(items.Where(t => t.From.AccountId.StartsWith(run + "-", StringComparison.Ordinal)));
-            after = items.Count > 0 && items[^1].UpdatedAt >= since ? next : null;
+            var page = await apis[Interlocked.Increment(ref _next)].Client.ListTransfersAsync(State.NeedsAttention, limit: 200, after, stop);
+            found.AddRange(page.Items.Where(t => t.From.AccountId.StartsWith(run + "-", StringComparison.Ordinal)));
+            after = page.Items.Count > 0 && page.Items[^1].UpdatedAt >= since ? page.Next : null;
         }
         while (after is not null);
         return found;
     }
 
-    private async ValueTask Act(ListedTransfer transfer, CancellationToken stop)
+    private async ValueTask Act(TransferResponse transfer, CancellationToken stop)
     {
         string kind;
         lock (_random)
