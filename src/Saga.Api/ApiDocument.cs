@@ -141,7 +141,8 @@ internal static class ApiDocument
             Description = status,
             Content = new Dictionary<string, OpenApiMediaType>
             {
-                ["text/plain"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [status], MaxLength = status.Length } },
+                // A pattern, not an enum: a generated client reads the text as text (NSwag makes an enum of a text/plain answer it cannot convert).
+                ["text/plain"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Pattern = $"^{status}$", MaxLength = status.Length } },
             },
         };
         OpenApiPathItem Get(string id, string summary, string description, Dictionary<string, OpenApiResponse> responses)

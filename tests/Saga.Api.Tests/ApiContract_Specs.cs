@@ -35,6 +35,8 @@ public sealed class ApiContract_Specs(ApiSystem api) : IClassFixture<ApiSystem>
             await File.WriteAllTextAsync(Committed, served.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         }
         var committed = JsonNode.Parse(await File.ReadAllTextAsync(Committed))!;
+        Assert.True(JsonNode.DeepEquals(committed, JsonNode.Parse(Saga.ApiClient.ApiContract.Document)),
+            $"{Committed} changed since Saga.Api.Client was built from it: build again");
         Assert.True(JsonNode.DeepEquals(served, committed),
             $"The Api serves another document than {Committed}, from which its client is generated. If the change is meant, " +
             $"run `{Accept}=1 dotnet test tests/Saga.Api.Tests --filter {nameof(ApiContract_Specs)}` and review the diff: it is the Api's contract.");
