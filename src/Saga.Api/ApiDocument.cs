@@ -231,7 +231,7 @@ internal static class ApiDocument
             {
                 if (schema is OpenApiSchema inline)
                 {
-                    Bound(inline, property, name);
+                    Bound(inline, property, name == nameof(HttpValidationProblemDetails) ? nameof(Microsoft.AspNetCore.Mvc.ProblemDetails) : name);
                 }
             }
         }
@@ -242,6 +242,14 @@ internal static class ApiDocument
         if (schema.Items is OpenApiSchema items)
         {
             Bound(items, name, of);
+        }
+        if ((of, name) == (nameof(Microsoft.AspNetCore.Mvc.ProblemDetails), "errors") && schema.AdditionalProperties is OpenApiSchema messages)
+        {
+            messages.MaxItems = Http.MaxFieldErrors;
+            if (messages.Items is OpenApiSchema message)
+            {
+                message.MaxLength = Http.MaxProblemDetail;
+            }
         }
         if (schema.Type?.HasFlag(JsonSchemaType.Array) == true)
         {
@@ -455,7 +463,8 @@ internal static class ApiDocument
     {
         foreach (var (status, _) in problems)
         {
-            builder.ProducesProblem(status);
+            // A 400 names each field it refuses in `errors` (Http.Invalid); one that could not read the body has none.
+            _ = status == StatusCodes.Status400BadRequest ? builder.ProducesValidationProblem() : builder.ProducesProblem(status);
         }
         return builder.AddOpenApiOperationTransformer((operation, _, _) =>
         {

@@ -90,6 +90,9 @@ public sealed class OpenApi_Specs(ApiSystem api) : IClassFixture<ApiSystem>
             Assert.True(responses.GetProperty(status).GetProperty("content").TryGetProperty("application/problem+json", out _), status);
         }
         Assert.True(responses.GetProperty("503").GetProperty("headers").TryGetProperty("Retry-After", out _));
+        // A 400 names each refused field in `errors`, a list of messages (Http.Invalid).
+        var invalid = Resolve(document, responses.GetProperty("400").GetProperty("content").GetProperty("application/problem+json").GetProperty("schema"));
+        Assert.Equal("array", invalid.GetProperty("properties").GetProperty("errors").GetProperty("additionalProperties").GetProperty("type").GetString());
     }
 
     [Fact]

@@ -214,6 +214,9 @@ internal static class Http
     /// <summary>The longest title, detail, type and instance a problem carries (the document promises them, so the rest is cut).</summary>
     public const int MaxProblemTitle = 200, MaxProblemDetail = 1000, MaxProblemUri = 2048;
 
+    /// <summary>The most messages a validation problem gives for one field (the Api gives one).</summary>
+    public const int MaxFieldErrors = 5;
+
     /// <summary>
     /// Every problem, whichever code answered it (endpoint, exception handler, status code page, rate limiter): a 503
     /// tells the client when to come back, and no text is longer than the document says.
@@ -230,6 +233,13 @@ internal static class Http
         problem.Detail = Cut(problem.Detail, MaxProblemDetail);
         problem.Type = Cut(problem.Type, MaxProblemUri);
         problem.Instance = Cut(problem.Instance, MaxProblemUri);
+        if (problem is HttpValidationProblemDetails invalid)
+        {
+            foreach (var field in invalid.Errors.Keys.ToList())
+            {
+                invalid.Errors[field] = [.. invalid.Errors[field].Take(MaxFieldErrors).Select(m => Cut(m, MaxProblemDetail)!)];
+            }
+        }
     };
 
     private static string? Cut(string? text, int max) => text is { Length: var length } && length > max ? text[..(max - 1)] + "…" : text;
