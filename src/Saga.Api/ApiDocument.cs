@@ -114,7 +114,7 @@ internal static class ApiDocument
                     if (status is "201" or "202" && response is OpenApiResponse created)
                     {
                         created.Headers ??= new Dictionary<string, IOpenApiHeader>();
-                        created.Headers["Location"] = new OpenApiHeader
+                        created.Headers[HeaderNames.Location] = new OpenApiHeader
                         {
                             Description = "Where the resource is read from", Required = true, Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "uri-reference", MaxLength = MaxLocation },
                         };
@@ -208,7 +208,10 @@ internal static class ApiDocument
                     answer.Headers[ApiRateLimiting.ResetHeader] = new OpenApiHeader
                     {
                         Description = "Seconds until the caller's allowance is whole again", Required = true,
-                        Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32", Minimum = "0", Maximum = "1" },
+                        Schema = new OpenApiSchema
+                        {
+                            Type = JsonSchemaType.Integer, Format = "int32", Minimum = "0", Maximum = Http.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture),
+                        },
                     };
                 }
                 answer.Headers[HeaderNames.AccessControlAllowOrigin] = new OpenApiHeader
@@ -269,8 +272,8 @@ internal static class ApiDocument
                 ("date-time", _, _) => (schema.Pattern, 33), // a DateTimeOffset's round-trip form: 2026-12-04T20:44:00.1234567+00:00
                 (_, _, "ledger" or "accountId") => (AccountIds.Pattern, AccountIds.MaxLength),
                 (_, _, "owner") => (schema.Pattern, AccountValidation.MaxOwnerLength),
-                (_, nameof(AccountTransfersResponse), "next") or (_, null, "before") => ("^[A-Za-z0-9_-]{35}$", 35),
-                (_, nameof(TransferPage), "next") or (_, null, "after") => ("^[A-Za-z0-9+/=]+$", TransferCursor.MaxLength),
+                (_, nameof(AccountTransfersResponse), "next") or (_, null, "before") => (AccountTransfersCursor.Pattern, AccountTransfersCursor.TextLength),
+                (_, nameof(TransferPage), "next") => (TransferCursor.Pattern, TransferCursor.MaxLength),
                 // Names, not enums, in answers: a client generated today must still read a state added tomorrow.
                 (_, _, "state") => ("^[A-Za-z]+$", 32),
                 (_, _, "entry") => ("^[a-z][A-Za-z]*$", 32),
@@ -409,7 +412,7 @@ internal static class ApiDocument
                     Type = JsonSchemaType.String,
                     MinLength = 1,
                     MaxLength = TransferValidation.IdempotencyKeyMaxLength,
-                    Pattern = "^[ -~]+$",
+                    Pattern = TransferValidation.IdempotencyKeyPattern,
                 },
             });
             return Task.CompletedTask;
@@ -437,7 +440,7 @@ internal static class ApiDocument
             operation.Parameters.Add(new OpenApiParameter
             {
                 Name = "after", In = ParameterLocation.Query, Description = "The `next` of the previous page",
-                Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = TransferCursor.MaxLength, Pattern = "^[A-Za-z0-9+/=]+$" },
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = TransferCursor.MaxLength, Pattern = TransferCursor.Pattern },
             });
             return Task.CompletedTask;
         });

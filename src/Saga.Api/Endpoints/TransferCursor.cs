@@ -14,6 +14,9 @@ internal static class TransferCursor
     // The base64 of "<round-trip time>|<32 hex digits>" is 88 characters; anything much longer is not ours.
     public const int MaxLength = 128;
 
+    /// <summary>What a cursor looks like, for the document: base64 (<see cref="Encode"/>).</summary>
+    public const string Pattern = "^[A-Za-z0-9+/=]+$";
+
     public static string At(TransferPosition position) =>
         Encode($"{position.UpdatedAt.ToString("O", CultureInfo.InvariantCulture)}|{position.TransferId:N}");
 

@@ -12,6 +12,9 @@ internal static class TransferValidation
     public const int MaxLimit = 200;
     public const string IdempotencyKeyHeader = "Idempotency-Key";
     public const int IdempotencyKeyMaxLength = 128;
+
+    /// <summary><see cref="IdempotencyKey"/>'s alphabet as a regular expression, for the document.</summary>
+    public const string IdempotencyKeyPattern = "^[ -~]+$";
     public const int MaxReasonLength = 500;
 
     /// <summary>Printable ASCII, so that a key reads the same in every log and no two keys look alike.</summary>

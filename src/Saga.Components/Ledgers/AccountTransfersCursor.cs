@@ -15,6 +15,12 @@ public readonly record struct AccountTransfersCursor(DateTimeOffset At, Guid Tra
     private const short MaxSource = 2;
     private const int Length = 8 + 16 + 2;
 
+    /// <summary>The cursor as text: <see cref="Length"/> bytes are 35 base64url characters without padding.</summary>
+    public const int TextLength = 35;
+
+    /// <summary>The same as a regular expression, for documents.</summary>
+    public const string Pattern = "^[A-Za-z0-9_-]{35}$";
+
     public override string ToString()
     {
         Span<byte> bytes = stackalloc byte[Length];
@@ -27,8 +33,7 @@ public readonly record struct AccountTransfersCursor(DateTimeOffset At, Guid Tra
     /// <summary>The cursor <paramref name="text"/> stands for, or null when no ledger wrote it.</summary>
     public static AccountTransfersCursor? Parse(string? text)
     {
-        // 26 bytes are 35 base64 characters without padding.
-        if (text is not { Length: 35 } || !text.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+        if (text is not { Length: TextLength } || !text.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
         {
             return null;
         }
