@@ -44,13 +44,13 @@ catch (OptionException e)
     return 2;
 }
 
-// --port N: a TCP port for the Api, or Up.DefaultPort.
+// --port N: a TCP port for the Api, or Up.DefaultPort().
 static int Port(string[] args)
 {
     var i = Array.IndexOf(args, "--port");
     if (i < 0)
     {
-        return Up.DefaultPort;
+        return Up.DefaultPort();
     }
     return i + 1 < args.Length && int.TryParse(args[i + 1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port is > 0 and <= 65535
         ? port

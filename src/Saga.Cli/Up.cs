@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Saga.Components.Security;
 using Spectre.Console;
 
@@ -6,8 +7,13 @@ namespace Saga.Cli;
 /// <summary>The whole system as local processes until Ctrl+C, for trying the Api and the console by hand.</summary>
 public static class Up
 {
-    /// <summary>The Api's port unless <c>--port</c> says otherwise: the one its appsettings.json names, so bookmarks of the console and the reference page keep working.</summary>
-    public const int DefaultPort = 5080;
+    /// <summary>
+    /// The Api's port unless <c>--port</c> says otherwise: the one of the <c>Urls</c> its appsettings.json names (5080),
+    /// so that bookmarks of the console and the reference page keep working.
+    /// </summary>
+    public static int DefaultPort() =>
+        new Uri(new ConfigurationBuilder().AddJsonFile(Path.Combine(LocalSystem.FindRoot(), "src", "Saga.Api", "appsettings.json")).Build()["Urls"]
+            ?? throw new InvalidOperationException("src/Saga.Api/appsettings.json names no Urls")).Port;
 
     public static async Task<int> Run(Broker broker, IReadOnlyList<string> ledgers, int port, CancellationToken cancellationToken)
     {
