@@ -39,7 +39,7 @@ public sealed class SubmittedTransfers : IAsyncDisposable
     {
         _dataSource = dataSource;
         // A lost connection is no one request's fault: the batch fails once rather than being halved.
-        _commits = new GroupCommit<(Guid Id, byte[] Fingerprint), Submission>(Write, halves: e => e is not NpgsqlException { IsTransient: true });
+        _commits = new GroupCommit<(Guid Id, byte[] Fingerprint), Submission>(Write, halves: e => e is not NpgsqlException { IsTransient: true }, writer: "submissions");
     }
 
     public static byte[] Fingerprint(AccountRef from, AccountRef to, decimal amount, string currency) =>

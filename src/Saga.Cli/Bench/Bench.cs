@@ -66,6 +66,7 @@ public static class Bench
 
         Progress(options, $"submitting {options.Transfers} transfers at concurrency {options.Concurrency}");
         var before = await Counters.Read(system, databases, cancellationToken);
+        var waitsBefore = await PathWaits.Read(system, cancellationToken);
         var submitted = new ConcurrentDictionary<Guid, long>();
         using var watch = TransferWatch.Start(db, needsAttentionIsFinal);
         var startedAt = DateTimeOffset.UtcNow;
@@ -94,6 +95,7 @@ public static class Bench
 
         await Task.Delay(5500, cancellationToken); // RabbitMQ's statistics are collected every 5 s
         var after = await Counters.Read(system, databases, cancellationToken);
+        var waits = PathWaits.Between(waitsBefore, await PathWaits.Read(system, cancellationToken));
 
         var done = watch.Seen.Where(c => submitted.ContainsKey(c.Key) && c.Value.State == TransferStates.Completed).ToList();
         var latencies = new Latencies();
@@ -112,7 +114,7 @@ public static class Bench
             cost.Messages, cost.Commits, cost.WalFlushes, cost.CpuSecondsPer1000,
             reconciliation.Conserved, reconciliation.Duplicates, reconciliation.CreditsWithoutDebit,
             watch.Seen.Where(c => submitted.ContainsKey(c.Key)).GroupBy(c => c.Value.State).ToDictionary(g => g.Key, g => g.Count()),
-            ceilings, reconciliation.Pairs, submitted.Keys.ToList());
+            ceilings, reconciliation.Pairs, waits, submitted.Keys.ToList());
     }
 
     private static void Progress(BenchOptions options, string step)

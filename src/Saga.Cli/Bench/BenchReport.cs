@@ -27,6 +27,10 @@ public static class BenchReport
         {
             table.AddRow($"CPU s per 1,000 transfers: {process}", $"{cpu:0.00}");
         }
+        foreach (var (host, text) in PathWaits.Describe(result.Waits ?? []))
+        {
+            table.AddRow($"mean waits: {host}", text);
+        }
         if (result.Ceilings is { } ceilings)
         {
             foreach (var (name, value) in ceilings)

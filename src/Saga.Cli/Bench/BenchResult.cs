@@ -8,6 +8,7 @@ public sealed record BenchResult(
     double MsgsPerTransfer, double CommitsPerTransfer, double WalFlushesPerTransfer, Dictionary<string, double> CpuSecondsPer1000,
     bool Conserved, long Duplicates, long CreditsWithoutDebit, Dictionary<string, int> FinalStates, Dictionary<string, double>? Ceilings,
     IReadOnlyList<LedgerPair> Pairs,
+    IReadOnlyList<PathWait>? Waits = null,
     [property: JsonIgnore] IReadOnlyCollection<Guid>? Accepted = null)
 {
     /// <summary>Every invariant the reconciliation checks.</summary>

@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Threading.Channels;
 using Marten;
 using Microsoft.Extensions.Logging;
+using Saga.Components.Hosting;
 using Saga.Components.Transfers;
 using Saga.Contracts;
 
@@ -20,6 +22,7 @@ public sealed class TransferCommits(IDocumentStore store, TransferMetrics metric
 {
     private const int MaxBatch = 256;
     private const int MaxInFlight = 100_000;
+    private const string Writer = "transfers";
 
     /// <summary>
     /// How long a copy is kept after the commit that made it. The next message of a transfer on the hot
@@ -65,7 +68,20 @@ public sealed class TransferCommits(IDocumentStore store, TransferMetrics metric
         {
             throw new ObjectDisposedException(nameof(TransferCommits), "the coordinator is stopping");
         }
-        return pending.Done.Task;
+        return Timed(pending.Done.Task);
+    }
+
+    private static async Task Timed(Task done)
+    {
+        var asked = Stopwatch.GetTimestamp();
+        try
+        {
+            await done.ConfigureAwait(false);
+        }
+        finally
+        {
+            PathMetrics.Waited(Writer, Stopwatch.GetElapsedTime(asked));
+        }
     }
 
     /// <summary>Writes <paramref name="commits"/> in one transaction; any failure writes none of them.</summary>
@@ -146,6 +162,7 @@ public sealed class TransferCommits(IDocumentStore store, TransferMetrics metric
         try
         {
             await Write(store, batch).ConfigureAwait(false);
+            PathMetrics.Wrote(Writer, batch.Count);
             foreach (var commit in batch)
             {
                 Succeeded(commit);

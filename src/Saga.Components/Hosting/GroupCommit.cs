@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 
 namespace Saga.Components.Hosting;
@@ -18,6 +19,7 @@ public sealed class GroupCommit<TItem, TResult> : IAsyncDisposable
     private readonly Func<IReadOnlyList<TItem>, CancellationToken, Task<IReadOnlyList<TResult>>> _write;
     private readonly Func<Exception, bool> _halves;
     private readonly int _maxBatch;
+    private readonly string? _name;
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _start = new();
@@ -28,15 +30,18 @@ public sealed class GroupCommit<TItem, TResult> : IAsyncDisposable
     /// Whether a failed batch is halved to find the item at fault; by default every failure. A failure
     /// no item causes (a lost connection) had better fail the batch at once than be tried 2n-1 times.
     /// </param>
+    /// <param name="writer">When named, its waits and transactions are recorded (<see cref="PathMetrics"/>).</param>
     public GroupCommit(
         Func<IReadOnlyList<TItem>, CancellationToken, Task<IReadOnlyList<TResult>>> write,
         int maxBatch = 256,
-        Func<Exception, bool>? halves = null)
+        Func<Exception, bool>? halves = null,
+        string? writer = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
         _write = write;
         _maxBatch = maxBatch;
         _halves = halves ?? (_ => true);
+        _name = writer;
     }
 
     /// <summary>
@@ -55,7 +60,18 @@ public sealed class GroupCommit<TItem, TResult> : IAsyncDisposable
         }
         using var cancelled = cancellationToken.Register(
             static (state, token) => ((Pending)state!).Done.TrySetCanceled(token), pending);
-        return await pending.Done.Task.ConfigureAwait(false);
+        var asked = Stopwatch.GetTimestamp();
+        try
+        {
+            return await pending.Done.Task.ConfigureAwait(false);
+        }
+        finally
+        {
+            if (_name is not null)
+            {
+                PathMetrics.Waited(_name, Stopwatch.GetElapsedTime(asked));
+            }
+        }
     }
 
     private void EnsureWriter()
@@ -117,6 +133,10 @@ public sealed class GroupCommit<TItem, TResult> : IAsyncDisposable
         {
             Fail(batch, new InvalidOperationException($"the batch writer returned {results.Count} results for {batch.Count} items"));
             return;
+        }
+        if (_name is not null)
+        {
+            PathMetrics.Wrote(_name, batch.Count);
         }
         for (var i = 0; i < batch.Count; i++)
         {

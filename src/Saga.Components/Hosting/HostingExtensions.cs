@@ -44,7 +44,7 @@ public static class HostingExtensions
     /// The broker, from the "RabbitMq" section: durable queues and persistent messages (MassTransit's
     /// defaults), publisher confirms, every message signed with the host's broker user (<see cref="SignAs"/>), scheduling through <see cref="Queues.SchedulerAddress"/>, every send mandatory and its
     /// queue declared by the sender (<see cref="DestinationQueues"/>), and quorum queues when configured; a <see cref="ConsumerWatchdog"/> stops the host if an endpoint loses its consumer, a
-    /// <see cref="StuckSendWatchdog"/> if a send never gets its confirm; no usage telemetry.
+    /// <see cref="StuckSendWatchdog"/> if a send never gets its confirm; each message's time in transit recorded (<see cref="DeliveryObserver"/>); no usage telemetry.
     /// </summary>
     public static void UsingSagaRabbitMq(this IBusRegistrationConfigurator x, IConfiguration configuration,
         Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? configure = null)
@@ -54,6 +54,7 @@ public static class HostingExtensions
         // MassTransit would report this host's usage to masstransit.io five minutes after start: nothing leaves unasked.
         x.DisableUsageTelemetry();
         x.AddBusObserver<ResponseEndpointObserver>();
+        x.AddConsumeObserver<DeliveryObserver>();
         x.Configure<ConsumerWatchdogOptions>(configuration.GetSection(ConsumerWatchdogOptions.Section));
         x.AddSingleton<ConsumerWatchdog>();
         x.AddHostedService(sp => sp.GetRequiredService<ConsumerWatchdog>());

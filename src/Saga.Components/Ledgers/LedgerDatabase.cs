@@ -58,8 +58,8 @@ public sealed class LedgerDatabase : IAsyncDisposable
         _s = options.Value.Schema;
         _ledger = options.Value.Id;
         // A lost connection or a deadlock is no one item's fault: the whole batch fails and is redelivered.
-        _localTransactions = new(WriteLocalTransactions, MaxBatch, IsItemFault);
-        _credits = new(WriteCredits, MaxBatch, IsItemFault);
+        _localTransactions = new(WriteLocalTransactions, MaxBatch, IsItemFault, writer: "local-transactions");
+        _credits = new(WriteCredits, MaxBatch, IsItemFault, writer: "credits");
     }
 
     private static bool IsItemFault(Exception e) => e is not NpgsqlException { IsTransient: true };

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using Saga.Components.Hosting;
 using Saga.Testing;
 
@@ -138,5 +139,44 @@ public sealed class GroupCommit_Specs : IAsyncLifetime
         await Assert.ThrowsAsync<ObjectDisposedException>(() => queued);
         await Assert.ThrowsAsync<ObjectDisposedException>(() => _commit.Run(2));
         Assert.DoesNotContain(_batches, b => b.Contains(1));
+    }
+
+    [Fact]
+    public async Task A_named_group_commit_records_each_items_wait_and_each_transactions_size()
+    {
+        var writer = "spec-" + Guid.NewGuid().ToString("N");
+        var waits = new ConcurrentQueue<double>();
+        var sizes = new ConcurrentQueue<int>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == Telemetry.SagaMeter && instrument.Name is "saga.commit.wait" or "saga.commit.size")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        bool Ours(ReadOnlySpan<KeyValuePair<string, object?>> tags) => tags.ToArray().Contains(new KeyValuePair<string, object?>("writer", writer));
+        listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
+        {
+            if (Ours(tags))
+            {
+                waits.Enqueue(value);
+            }
+        });
+        listener.SetMeasurementEventCallback<int>((_, value, tags, _) =>
+        {
+            if (Ours(tags))
+            {
+                sizes.Enqueue(value);
+            }
+        });
+        listener.Start();
+        await using var named = new GroupCommit<int, string>((items, _) => Task.FromResult<IReadOnlyList<string>>([.. items.Select(i => $"#{i}")]), writer: writer);
+
+        await Task.WhenAll(Enumerable.Range(1, 5).Select(i => named.Run(i)));
+
+        Assert.Equal(5, waits.Count);
+        Assert.All(waits, w => Assert.True(w >= 0));
+        Assert.Equal(5, sizes.Sum());
     }
 }

@@ -1,0 +1,69 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Saga.Cli;
+
+/// <summary>What one host's histograms (PathMetrics) said over a run: a mean and how many it counted.</summary>
+public sealed record PathWait(string Host, string Figure, string Of, double Mean, long Count);
+
+/// <summary>
+/// Where the transfers of a run waited, host by host: each host's own histograms on /metrics
+/// (saga.message.delivery by message, saga.commit.wait and saga.commit.size by writer), read before and
+/// after the run. A host restarted meanwhile (chaos) counted afresh: its figures are left out.
+/// </summary>
+public static partial class PathWaits
+{
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    public sealed record Snapshot(Dictionary<(string Host, string Figure, string Of), (double Sum, long Count)> Figures);
+
+    public static async Task<Snapshot> Read(LocalSystem system, CancellationToken cancellationToken)
+    {
+        var figures = new Dictionary<(string, string, string), (double, long)>();
+        foreach (var host in system.Hosts)
+        {
+            string text;
+            try
+            {
+                text = await Http.GetStringAsync($"{host.BaseAddress}/metrics", cancellationToken);
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                continue; // a host restarting (chaos): this run says nothing of it
+            }
+            foreach (Match m in Line().Matches(text))
+            {
+                var key = (host.Name, m.Groups["figure"].Value, m.Groups["of"].Value);
+                var value = double.Parse(m.Groups["value"].Value, NumberStyles.Float, CultureInfo.InvariantCulture);
+                var (sum, count) = figures.GetValueOrDefault(key);
+                figures[key] = m.Groups["part"].Value == "sum" ? (value, count) : (sum, (long)value);
+            }
+        }
+        return new Snapshot(figures);
+    }
+
+    public static IReadOnlyList<PathWait> Between(Snapshot before, Snapshot after) =>
+        after.Figures
+            .Select(f => (f.Key, After: f.Value, Before: before.Figures.GetValueOrDefault(f.Key)))
+            .Where(f => f.After.Count > f.Before.Count && f.After.Sum >= f.Before.Sum)
+            .Select(f => new PathWait(f.Key.Host, f.Key.Figure, f.Key.Of, (f.After.Sum - f.Before.Sum) / (f.After.Count - f.Before.Count), f.After.Count - f.Before.Count))
+            .OrderBy(w => w.Host, StringComparer.Ordinal).ThenBy(w => w.Figure, StringComparer.Ordinal).ThenByDescending(w => w.Count)
+            .ToList();
+
+    /// <summary>One row per host: mean delivery per message, mean commit wait and items per transaction per writer.</summary>
+    public static IEnumerable<(string Host, string Text)> Describe(IReadOnlyList<PathWait> waits) =>
+        waits.GroupBy(w => w.Host).Select(host =>
+        {
+            var delivery = host.Where(w => w.Figure == "delivery").Select(w => string.Create(CultureInfo.InvariantCulture, $"{w.Of} {w.Mean:0.0}"));
+            var commits = host.Where(w => w.Figure == "wait").Select(w =>
+            {
+                var size = host.FirstOrDefault(s => s.Figure == "size" && s.Of == w.Of);
+                return string.Create(CultureInfo.InvariantCulture, $"{w.Of} {w.Mean:0.0}{(size is null ? "" : $" ({size.Mean:0.0} per transaction)")}");
+            });
+            return (host.Key, $"delivered in {string.Join(", ", delivery)} ms; committed in {string.Join(", ", commits)} ms");
+        });
+
+    // OpenTelemetry's Prometheus names: the unit ms becomes _milliseconds, {item} is dropped.
+    [GeneratedRegex("""^saga_(?:message_(?<figure>delivery)|commit_(?<figure>wait|size))(?:_milliseconds)?_(?<part>sum|count)\{[^}]*?(?:message|writer)="(?<of>[^"]+)"[^}]*\} (?<value>\S+)""", RegexOptions.Multiline)]
+    private static partial Regex Line();
+}
