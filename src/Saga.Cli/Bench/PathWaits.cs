@@ -60,7 +60,16 @@ public static partial class PathWaits
                 var size = host.FirstOrDefault(s => s.Figure == "size" && s.Of == w.Of);
                 return string.Create(CultureInfo.InvariantCulture, $"{w.Of} {w.Mean:0.0}{(size is null ? "" : $" ({size.Mean:0.0} per transaction)")}");
             });
-            return (host.Key, $"delivered in {string.Join(", ", delivery)} ms; committed in {string.Join(", ", commits)} ms");
+            var parts = new List<string>();
+            if (delivery.Any())
+            {
+                parts.Add($"delivered in {string.Join(", ", delivery)} ms");
+            }
+            if (commits.Any())
+            {
+                parts.Add($"committed in {string.Join(", ", commits)} ms");
+            }
+            return (host.Key, string.Join("; ", parts));
         });
 
     // OpenTelemetry's Prometheus names: the unit ms becomes _milliseconds, {item} is dropped.
