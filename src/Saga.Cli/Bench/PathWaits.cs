@@ -9,19 +9,26 @@ public sealed record PathWait(string Host, string Figure, string Of, double Mean
 /// <summary>
 /// Where the transfers of a run waited, host by host: each host's own histograms on /metrics
 /// (saga.message.delivery by message, saga.commit.wait and saga.commit.size by writer), read before and
-/// after the run. A host restarted meanwhile (chaos) counted afresh: its figures are left out.
+/// after the run. A host restarted meanwhile (chaos) counted afresh: its figures are left out, known by
+/// its process id.
 /// </summary>
 public static partial class PathWaits
 {
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
 
-    public sealed record Snapshot(Dictionary<(string Host, string Figure, string Of), (double Sum, long Count)> Figures);
+    public sealed record Snapshot(Dictionary<(string Host, string Figure, string Of), (double Sum, long Count)> Figures, Dictionary<string, int> Pids);
 
     public static async Task<Snapshot> Read(LocalSystem system, CancellationToken cancellationToken)
     {
         var figures = new Dictionary<(string, string, string), (double, long)>();
+        var pids = new Dictionary<string, int>();
         foreach (var host in system.Hosts)
         {
+            if (host.Pid is not { } pid)
+            {
+                continue;
+            }
+            pids[host.Name] = pid;
             string text;
             try
             {
@@ -39,13 +46,13 @@ public static partial class PathWaits
                 figures[key] = m.Groups["part"].Value == "sum" ? (value, count) : (sum, (long)value);
             }
         }
-        return new Snapshot(figures);
+        return new Snapshot(figures, pids);
     }
 
     public static IReadOnlyList<PathWait> Between(Snapshot before, Snapshot after) =>
         after.Figures
             .Select(f => (f.Key, After: f.Value, Before: before.Figures.GetValueOrDefault(f.Key)))
-            .Where(f => f.After.Count > f.Before.Count && f.After.Sum >= f.Before.Sum)
+            .Where(f => before.Pids.TryGetValue(f.Key.Host, out var pid) && after.Pids.GetValueOrDefault(f.Key.Host) == pid && f.After.Count > f.Before.Count)
             .Select(f => new PathWait(f.Key.Host, f.Key.Figure, f.Key.Of, (f.After.Sum - f.Before.Sum) / (f.After.Count - f.Before.Count), f.After.Count - f.Before.Count))
             .OrderBy(w => w.Host, StringComparer.Ordinal).ThenBy(w => w.Figure, StringComparer.Ordinal).ThenByDescending(w => w.Count)
             .ToList();
