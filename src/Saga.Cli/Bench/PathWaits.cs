@@ -28,7 +28,6 @@ public static partial class PathWaits
             {
                 continue;
             }
-            pids[host.Name] = pid;
             string text;
             try
             {
@@ -38,6 +37,7 @@ public static partial class PathWaits
             {
                 continue; // a host restarting (chaos): this run says nothing of it
             }
+            pids[host.Name] = pid; // only a host read both times is compared
             foreach (Match m in Line().Matches(text))
             {
                 var key = (host.Name, m.Groups["figure"].Value, m.Groups["of"].Value);
