@@ -15,11 +15,11 @@ public readonly record struct AccountTransfersCursor(DateTimeOffset At, Guid Tra
     private const short MaxSource = 2;
     private const int Length = 8 + 16 + 2;
 
-    /// <summary>The cursor as text: <see cref="Length"/> bytes are 35 base64url characters without padding.</summary>
-    public const int TextLength = 35;
+    /// <summary>The cursor as text: <see cref="Length"/> bytes in base64url without padding (35 characters).</summary>
+    public const int TextLength = (Length * 4 + 2) / 3;
 
     /// <summary>The same as a regular expression, for documents.</summary>
-    public const string Pattern = "^[A-Za-z0-9_-]{35}$";
+    public static readonly string Pattern = $"^[A-Za-z0-9_-]{{{TextLength}}}$";
 
     public override string ToString()
     {
