@@ -3,8 +3,11 @@ using System.Text.RegularExpressions;
 
 namespace Saga.Cli;
 
-/// <summary>What one host's histograms (PathMetrics) said over a run: a mean and how many it counted.</summary>
-public sealed record PathWait(string Host, string Figure, string Of, double Mean, long Count);
+/// <summary>
+/// What one host's histograms (PathMetrics) said over a run: a mean, how many it counted, and the bucket bound
+/// that 99 % of them stayed under (null above the last bound): where a run's tail comes from, hop by hop.
+/// </summary>
+public sealed record PathWait(string Host, string Figure, string Of, double Mean, long Count, double? P99Under = null);
 
 /// <summary>
 /// Where the transfers of a run waited, host by host: each host's own histograms on /metrics
@@ -16,11 +19,15 @@ public static partial class PathWaits
 {
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
 
-    public sealed record Snapshot(Dictionary<(string Host, string Figure, string Of), (double Sum, long Count)> Figures, Dictionary<string, int> Pids);
+    public sealed record Snapshot(
+        Dictionary<(string Host, string Figure, string Of), (double Sum, long Count)> Figures,
+        Dictionary<(string Host, string Figure, string Of), SortedDictionary<double, long>> Buckets,
+        Dictionary<string, int> Pids);
 
     public static async Task<Snapshot> Read(LocalSystem system, CancellationToken cancellationToken)
     {
         var figures = new Dictionary<(string, string, string), (double, long)>();
+        var buckets = new Dictionary<(string, string, string), SortedDictionary<double, long>>();
         var pids = new Dictionary<string, int>();
         foreach (var host in system.Hosts)
         {
@@ -45,27 +52,55 @@ public static partial class PathWaits
                 var (sum, count) = figures.GetValueOrDefault(key);
                 figures[key] = m.Groups["part"].Value == "sum" ? (value, count) : (sum, (long)value);
             }
+            foreach (Match m in Bucket().Matches(text))
+            {
+                var key = (host.Name, m.Groups["figure"].Value, m.Groups["of"].Value);
+                if (double.TryParse(m.Groups["le"].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var bound))
+                {
+                    (buckets.TryGetValue(key, out var b) ? b : buckets[key] = [])[bound] =
+                        (long)double.Parse(m.Groups["value"].Value, NumberStyles.Float, CultureInfo.InvariantCulture);
+                }
+            }
         }
-        return new Snapshot(figures, pids);
+        return new Snapshot(figures, buckets, pids);
     }
 
     public static IReadOnlyList<PathWait> Between(Snapshot before, Snapshot after) =>
         after.Figures
             .Select(f => (f.Key, After: f.Value, Before: before.Figures.GetValueOrDefault(f.Key)))
             .Where(f => before.Pids.TryGetValue(f.Key.Host, out var pid) && after.Pids.GetValueOrDefault(f.Key.Host) == pid && f.After.Count > f.Before.Count)
-            .Select(f => new PathWait(f.Key.Host, f.Key.Figure, f.Key.Of, (f.After.Sum - f.Before.Sum) / (f.After.Count - f.Before.Count), f.After.Count - f.Before.Count))
+            .Select(f => new PathWait(f.Key.Host, f.Key.Figure, f.Key.Of, (f.After.Sum - f.Before.Sum) / (f.After.Count - f.Before.Count), f.After.Count - f.Before.Count,
+                P99Under(before.Buckets.GetValueOrDefault(f.Key), after.Buckets.GetValueOrDefault(f.Key), f.After.Count - f.Before.Count)))
             .OrderBy(w => w.Host, StringComparer.Ordinal).ThenBy(w => w.Figure, StringComparer.Ordinal).ThenByDescending(w => w.Count)
             .ToList();
+
+    /// <summary>The least bucket bound under which 99 % of the run's <paramref name="count"/> values fell (cumulative buckets, after less before).</summary>
+    internal static double? P99Under(SortedDictionary<double, long>? before, SortedDictionary<double, long>? after, long count)
+    {
+        if (after is null || count <= 0)
+        {
+            return null;
+        }
+        foreach (var (bound, cumulative) in after)
+        {
+            if (cumulative - (before?.GetValueOrDefault(bound) ?? 0) >= 0.99 * count)
+            {
+                return bound;
+            }
+        }
+        return null;
+    }
 
     /// <summary>One row per host: mean delivery per message, mean commit wait and items per transaction per writer.</summary>
     public static IEnumerable<(string Host, string Text)> Describe(IReadOnlyList<PathWait> waits) =>
         waits.GroupBy(w => w.Host).Select(host =>
         {
-            var delivery = host.Where(w => w.Figure == "delivery").Select(w => string.Create(CultureInfo.InvariantCulture, $"{w.Of} {w.Mean:0.0}"));
+            var delivery = host.Where(w => w.Figure == "delivery").Select(w => string.Create(CultureInfo.InvariantCulture, $"{w.Of} {w.Mean:0.0}{Aside(Tail(w))}"));
             var commits = host.Where(w => w.Figure == "wait").Select(w =>
             {
                 var size = host.FirstOrDefault(s => s.Figure == "size" && s.Of == w.Of);
-                return string.Create(CultureInfo.InvariantCulture, $"{w.Of} {w.Mean:0.0}{(size is null ? "" : $" ({size.Mean:0.0} per transaction)")}");
+                var perTransaction = size is null ? null : string.Create(CultureInfo.InvariantCulture, $"{size.Mean:0.0} per transaction");
+                return string.Create(CultureInfo.InvariantCulture, $"{w.Of} {w.Mean:0.0}{Aside(Tail(w), perTransaction)}");
             });
             var parts = new List<string>();
             if (delivery.Any())
@@ -78,6 +113,15 @@ public static partial class PathWaits
             }
             return (host.Key, string.Join("; ", parts));
         });
+
+    private static string? Tail(PathWait w) =>
+        w.P99Under is { } under ? string.Create(CultureInfo.InvariantCulture, $"p99 ≤ {under:0.#}") : null;
+
+    private static string Aside(params string?[] notes) =>
+        notes.Where(n => n is not null).ToList() is { Count: > 0 } given ? $" ({string.Join("; ", given)})" : "";
+
+    [GeneratedRegex("""^saga_(?:message_(?<figure>delivery)|commit_(?<figure>wait))_milliseconds_bucket\{[^}]*?(?:message|writer)="(?<of>[^"]+)"[^}]*?le="(?<le>[^"]+)"[^}]*\} (?<value>\S+)""", RegexOptions.Multiline)]
+    private static partial Regex Bucket();
 
     // OpenTelemetry's Prometheus names: the unit ms becomes _milliseconds, {item} is dropped.
     [GeneratedRegex("""^saga_(?:message_(?<figure>delivery)|commit_(?<figure>wait|size))(?:_milliseconds)?_(?<part>sum|count)\{[^}]*?(?:message|writer)="(?<of>[^"]+)"[^}]*\} (?<value>\S+)""", RegexOptions.Multiline)]
