@@ -120,10 +120,10 @@ public static partial class PathWaits
     private static string Aside(params string?[] notes) =>
         notes.Where(n => n is not null).ToList() is { Count: > 0 } given ? $" ({string.Join("; ", given)})" : "";
 
+    // OpenTelemetry's Prometheus names: the unit ms becomes _milliseconds, {item} is dropped.
     [GeneratedRegex("""^saga_(?:message_(?<figure>delivery)|commit_(?<figure>wait))_milliseconds_bucket\{[^}]*?(?:message|writer)="(?<of>[^"]+)"[^}]*?le="(?<le>[^"]+)"[^}]*\} (?<value>\S+)""", RegexOptions.Multiline)]
     private static partial Regex Bucket();
 
-    // OpenTelemetry's Prometheus names: the unit ms becomes _milliseconds, {item} is dropped.
     [GeneratedRegex("""^saga_(?:message_(?<figure>delivery)|commit_(?<figure>wait|size))(?:_milliseconds)?_(?<part>sum|count)\{[^}]*?(?:message|writer)="(?<of>[^"]+)"[^}]*\} (?<value>\S+)""", RegexOptions.Multiline)]
     private static partial Regex Line();
 }

@@ -15,11 +15,11 @@ public static class PathMetrics
 
     private static readonly Histogram<double> Delivery = Meter.CreateHistogram("saga.message.delivery", "ms",
         "From a message's sending to its first delivery to a consumer here", tags: null,
-        new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 30000] });
+        new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.5, 1, 1.5, 2, 3, 4, 5, 7.5, 10, 20, 50, 100, 200, 500, 1000, 5000, 30000] });
 
     private static readonly Histogram<double> CommitWait = Meter.CreateHistogram("saga.commit.wait", "ms",
         "From asking a group commit to write an item to its transaction's end", tags: null,
-        new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000] });
+        new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.5, 1, 1.5, 2, 3, 4, 5, 7.5, 10, 20, 50, 100, 200, 500, 1000, 5000] });
 
     private static readonly Histogram<int> CommitSize = Meter.CreateHistogram("saga.commit.size", "{item}",
         "Items written by one group-commit transaction", tags: null,
