@@ -50,15 +50,18 @@ public static partial class PathWaits
                 var key = (host.Name, m.Groups["figure"].Value, m.Groups["of"].Value);
                 var value = double.Parse(m.Groups["value"].Value, NumberStyles.Float, CultureInfo.InvariantCulture);
                 var (sum, count) = figures.GetValueOrDefault(key);
-                figures[key] = m.Groups["part"].Value == "sum" ? (value, count) : (sum, (long)value);
-            }
-            foreach (Match m in Bucket().Matches(text))
-            {
-                var key = (host.Name, m.Groups["figure"].Value, m.Groups["of"].Value);
-                if (double.TryParse(m.Groups["le"].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var bound))
+                switch (m.Groups["part"].Value)
                 {
-                    (buckets.TryGetValue(key, out var b) ? b : buckets[key] = [])[bound] =
-                        (long)double.Parse(m.Groups["value"].Value, NumberStyles.Float, CultureInfo.InvariantCulture);
+                    case "sum":
+                        figures[key] = (value, count);
+                        break;
+                    case "count":
+                        figures[key] = (sum, (long)value);
+                        break;
+                    // +Inf is no bound: a tail past the last one is reported as none.
+                    case "bucket" when double.TryParse(m.Groups["le"].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var bound):
+                        (buckets.TryGetValue(key, out var b) ? b : buckets[key] = [])[bound] = (long)value;
+                        break;
                 }
             }
         }
@@ -75,7 +78,7 @@ public static partial class PathWaits
             .ToList();
 
     /// <summary>The least bucket bound under which 99 % of the run's <paramref name="count"/> values fell (cumulative buckets, after less before).</summary>
-    internal static double? P99Under(SortedDictionary<double, long>? before, SortedDictionary<double, long>? after, long count)
+    private static double? P99Under(SortedDictionary<double, long>? before, SortedDictionary<double, long>? after, long count)
     {
         if (after is null || count <= 0)
         {
@@ -121,9 +124,6 @@ public static partial class PathWaits
         notes.Where(n => n is not null).ToList() is { Count: > 0 } given ? $" ({string.Join("; ", given)})" : "";
 
     // OpenTelemetry's Prometheus names: the unit ms becomes _milliseconds, {item} is dropped.
-    [GeneratedRegex("""^saga_(?:message_(?<figure>delivery)|commit_(?<figure>wait))_milliseconds_bucket\{[^}]*?(?:message|writer)="(?<of>[^"]+)"[^}]*?le="(?<le>[^"]+)"[^}]*\} (?<value>\S+)""", RegexOptions.Multiline)]
-    private static partial Regex Bucket();
-
-    [GeneratedRegex("""^saga_(?:message_(?<figure>delivery)|commit_(?<figure>wait|size))(?:_milliseconds)?_(?<part>sum|count)\{[^}]*?(?:message|writer)="(?<of>[^"]+)"[^}]*\} (?<value>\S+)""", RegexOptions.Multiline)]
+    [GeneratedRegex("""^saga_(?:message_(?<figure>delivery)|commit_(?<figure>wait|size))(?:_milliseconds)?_(?<part>sum|count|bucket)\{[^}]*?(?:message|writer)="(?<of>[^"]+)"(?:[^}]*?le="(?<le>[^"]+)")?[^}]*\} (?<value>\S+)""", RegexOptions.Multiline)]
     private static partial Regex Line();
 }
