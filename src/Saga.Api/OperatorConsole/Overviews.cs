@@ -77,8 +77,10 @@ internal sealed class Overviews(IDocumentStore store, ErrorQueueMetrics errorQue
         var started = Stopwatch.GetTimestamp();
         try
         {
-            // Whole seconds: the buckets of two refreshes line up.
-            var at = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+            // Whole seconds, so the buckets of two refreshes line up; rounded up, so a transfer the counts already hold as
+            // final (it ended before this query) is in the window too: rounded down, one that ended within the current
+            // second was counted but missing from the throughput until the next refresh.
+            var at = DateTimeOffset.FromUnixTimeSeconds((DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 999) / 1000);
             var errors = initiator is null ? errorQueues.Read() : Task.FromResult<ErrorQueueDepths?>(null);
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             var (counts, due, throughput) = await Query(initiator, at, timeout.Token).ConfigureAwait(false);
