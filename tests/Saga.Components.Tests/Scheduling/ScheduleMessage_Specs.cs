@@ -87,14 +87,16 @@ public sealed class ScheduleMessage_Specs : IAsyncLifetime
         var token = NewId.NextGuid();
         var replaced = new SchedulingPinged(NewId.NextGuid());
         var replacement = new SchedulingPinged(NewId.NextGuid());
-        var due = DateTime.UtcNow.AddSeconds(1.5);
 
-        await scheduler.Send<ScheduleMessage>(new ScheduleMessageCommand<SchedulingPinged>(due, _bed.ProbeAddress, replaced, token));
+        // The replaced schedule is due long after the replacement: once the replacement has fired, nothing may be left
+        // stored for the token. No race with the clock: a due time that a loaded machine could pass first proves nothing.
+        await scheduler.Send<ScheduleMessage>(new ScheduleMessageCommand<SchedulingPinged>(DateTime.UtcNow.AddHours(1), _bed.ProbeAddress, replaced, token));
         await _bed.Until(() => _bed.Stored(token), "the first schedule was stored");
-        await scheduler.Send<ScheduleMessage>(new ScheduleMessageCommand<SchedulingPinged>(due.AddSeconds(0.5), _bed.ProbeAddress, replacement, token));
+        await scheduler.Send<ScheduleMessage>(new ScheduleMessageCommand<SchedulingPinged>(DateTime.UtcNow, _bed.ProbeAddress, replacement, token));
         var arrival = await _bed.Single(replacement.Id);
 
         Assert.Equal(token, arrival.TokenId);
-        Assert.Empty(_bed.ArrivalsOf(replaced.Id)); // it was due first: it would be here by now
+        await _bed.Until(async () => !await _bed.Stored(token), "nothing is left stored for the token");
+        Assert.Empty(_bed.ArrivalsOf(replaced.Id));
     }
 }
