@@ -59,8 +59,8 @@ public class SagaSystem : IAsyncLifetime
         // Each host as its own service account, as deployed: the specs prove its permissions suffice.
         Coordinator = new HostProcess("coordinator", "Saga.Coordinator", With(common, Accounts.Coordinator.Environment, new()
         {
-            // Long enough that a loaded machine (CI runs the three test projects at once) still debits before the
-            // first check-back, which would otherwise roll back transfers the specs expect to complete.
+            // Long enough that a loaded machine still debits before the first check-back, which would otherwise
+            // roll back transfers the specs expect to complete.
             ["TransferSaga__CheckBackTimeout"] = "00:00:05", ["TransferSaga__MaxCheckBackInterval"] = "00:00:05",
             ["CheckBackScan__Interval"] = "00:00:00.200",
         }).Concat(CoordinatorSettings).ToDictionary(kv => kv.Key, kv => kv.Value), logs);
