@@ -100,6 +100,38 @@ public sealed class PathWaits_Specs
         Assert.Equal(("ledger-a", "delivered in ExecuteLocalTransaction 2.0 (p99 ≤ 7.5) ms; committed in ledger 1.5 (p99 ≤ 3; 4.0 per transaction) ms"), row);
     }
 
+    [Fact]
+    public void A_hosts_metrics_text_is_read_for_the_three_histograms_by_part_message_or_writer_and_bucket_bound()
+    {
+        // As OpenTelemetry's Prometheus exporter writes it: scope labels first, le last, a timestamp after the value.
+        const string text = """
+            # TYPE saga_message_delivery_milliseconds histogram
+            # UNIT saga_message_delivery_milliseconds milliseconds
+            saga_message_delivery_milliseconds_bucket{otel_scope_name="Saga.Transfers",message="ExecuteLocalTransaction",le="0.5"} 3 1764900000000
+            saga_message_delivery_milliseconds_bucket{otel_scope_name="Saga.Transfers",message="ExecuteLocalTransaction",le="+Inf"} 10 1764900000000
+            saga_message_delivery_milliseconds_sum{otel_scope_name="Saga.Transfers",message="ExecuteLocalTransaction"} 20.5 1764900000000
+            saga_message_delivery_milliseconds_count{otel_scope_name="Saga.Transfers",message="ExecuteLocalTransaction"} 10 1764900000000
+            saga_commit_wait_milliseconds_sum{otel_scope_name="Saga.Transfers",writer="ledger"} 1.5E-05 1764900000000
+            saga_commit_size_bucket{otel_scope_name="Saga.Transfers",writer="ledger",le="1"} 2 1764900000000
+            saga_commit_size_count{otel_scope_name="Saga.Transfers",writer="ledger"} 4 1764900000000
+            saga_commit_conflicts_total{otel_scope_name="Saga.Transfers",message="CreditAccount"} 1 1764900000000
+            saga_transfer_duration_seconds_count{otel_scope_name="Saga.Transfers"} 5 1764900000000
+            """;
+
+        var read = PathWaits.Line().Matches(text).Select(m => string.Join(' ', new[] { "figure", "part", "of", "le", "value" }.Select(g => m.Groups[g].Value)));
+
+        Assert.Equal(
+        [
+            "delivery bucket ExecuteLocalTransaction 0.5 3",
+            "delivery bucket ExecuteLocalTransaction +Inf 10",
+            "delivery sum ExecuteLocalTransaction  20.5",
+            "delivery count ExecuteLocalTransaction  10",
+            "wait sum ledger  1.5E-05",
+            "size bucket ledger 1 2",
+            "size count ledger  4",
+        ], read);
+    }
+
     /// <summary>Both ledgers' histograms as read from processes <paramref name="pid"/>, without buckets.</summary>
     private static PathWaits.Snapshot Reading(int pid, params (Figure Key, double Sum, long Count)[] figures) =>
         new(figures.ToDictionary(f => f.Key, f => (f.Sum, f.Count)), [], new() { ["ledger-a"] = pid, ["ledger-b"] = pid });
