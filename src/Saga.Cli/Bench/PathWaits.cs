@@ -125,5 +125,5 @@ public static partial class PathWaits
 
     // OpenTelemetry's Prometheus names: the unit ms becomes _milliseconds, {item} is dropped.
     [GeneratedRegex("""^saga_(?:message_(?<figure>delivery)|commit_(?<figure>wait|size))(?:_milliseconds)?_(?<part>sum|count|bucket)\{[^}]*?(?:message|writer)="(?<of>[^"]+)"(?:[^}]*?le="(?<le>[^"]+)")?[^}]*\} (?<value>\S+)""", RegexOptions.Multiline)]
-    private static partial Regex Line();
+    internal static partial Regex Line();
 }
