@@ -55,12 +55,19 @@ public static class DevelopmentKey
     {
         var root = Checkout() ?? throw new InvalidOperationException(
             "There is no development key outside a checkout of the repository: configure Auth:SigningKey or Auth:Authority.");
-        var run = Path.Combine(root, ".run");
+        return Load(Path.Combine(root, ".run"));
+    }
+
+    /// <summary>The key in <paramref name="run"/>, made there if there is none yet; callers racing to make it all get the one that stays.</summary>
+    internal static string Load(string run)
+    {
         var path = Path.Combine(run, "development-signing-key");
         if (!File.Exists(path))
         {
             Directory.CreateDirectory(run);
-            // Written aside and moved into place: a CLI and an Api starting together agree on one key.
+            // Written aside, then put in place only where nothing is: File.Move without overwrite checks and then
+            // renames, so a second caller could replace a key the first had already handed to an Api (every token
+            // that Api then saw was refused, as a whole test class once was on a fresh clone).
             var made = Path.Combine(run, $"development-signing-key.{Guid.NewGuid():N}");
             var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
             if (!OperatingSystem.IsWindows())
@@ -73,7 +80,14 @@ public static class DevelopmentKey
             }
             try
             {
-                File.Move(made, path, overwrite: false);
+                if (OperatingSystem.IsWindows())
+                {
+                    File.Move(made, path, overwrite: false); // MoveFileEx without replacing: refuses atomically
+                }
+                else
+                {
+                    File.CreateSymbolicLink(path, Path.GetFileName(made)); // symlink(2) refuses atomically where a name exists
+                }
             }
             catch (IOException) when (File.Exists(path))
             {
