@@ -184,6 +184,39 @@ public sealed class Reconciliation_Specs
         Assert.False(Pair(r, "A", "B").Holds);
     }
 
+    private static readonly Guid AtoB = Guid.NewGuid(), BtoC = Guid.NewGuid(), CtoA = Guid.NewGuid();
+
+    // A pays B 1, B pays C 2, C pays A 3: every ledger opened with 100.
+    private static LedgerRecords[] ThreeLedgers(Credit[]? creditsInC = null) =>
+    [
+        new("A", Opening, Opening - 1m + 3m, [new(AtoB, "B", 1m)], [new(CtoA, 3m)]),
+        new("B", Opening, Opening + 1m - 2m, [new(BtoC, "C", 2m)], [new(AtoB, 1m)]),
+        new("C", Opening, Opening + 2m - 3m, [new(CtoA, "A", 3m)], creditsInC ?? [new(BtoC, 2m)]),
+    ];
+
+    [Fact]
+    public void With_three_ledgers_every_ordered_pair_holds_when_each_debit_arrived_where_it_was_sent()
+    {
+        var reconciliation = Reconciliation.Of(ThreeLedgers());
+
+        Assert.Equal(6, reconciliation.Pairs.Count);
+        Assert.All(reconciliation.Pairs, p => Assert.True(p.Holds, p.Line));
+        Assert.Equal((1, 2m, 2m), Figures(Pair(reconciliation, "B", "C")));
+        Assert.Equal((true, 0L, 0L), (reconciliation.Conserved, reconciliation.Duplicates, reconciliation.CreditsWithoutDebit));
+    }
+
+    [Fact]
+    public void With_three_ledgers_a_debit_that_never_arrived_fails_its_pair_alone()
+    {
+        var records = ThreeLedgers(creditsInC: []);
+        records[2] = records[2] with { Balance = Opening - 3m };
+
+        var reconciliation = Reconciliation.Of(records);
+
+        Assert.Equal([("B", "C")], reconciliation.Pairs.Where(p => !p.Holds).Select(p => (p.From, p.To)));
+        Assert.False(reconciliation.Conserved);
+    }
+
     private static LedgerRecords Ledger(string name, decimal balance, Debit[]? debits = null, Credit[]? credits = null) =>
         new(name, Opening, balance, debits ?? [], credits ?? []);
 
