@@ -56,6 +56,7 @@ public sealed class Repair_fence_Specs(PostgresSchema schema) : IClassFixture<Po
         var id = await CreditNeverConfirmed(s);
         await s.Repair(new RefundTransfer(id, "ops", "bob's ledger is down"));
         await s.Send(new CreditVoided(id, Bob, 100m));
+        await s.InState(id, s.Machine.Refunding); // the refund exists only once the void was handled, and is sent then
         await s.Send(new AccountCredited(id, Alice, 100m, CreditPurpose.Refund));
         await s.InState(id, s.Machine.Refunded);
 
@@ -113,6 +114,7 @@ public sealed class Repair_fence_Specs(PostgresSchema schema) : IClassFixture<Po
         var voided = await s.NeedingAttentionAfterCreditFault();
         await s.Repair(new RefundTransfer(voided, "ops", "refund"));
         await s.Send(new CreditVoided(voided, Bob, 100m));
+        await s.InState(voided, s.Machine.Refunding); // the refund exists only once the void was handled, and is sent then
         await s.Send(new AccountCredited(voided, Alice, 100m, CreditPurpose.Refund));
         await s.InState(voided, s.Machine.Refunded);
 
@@ -141,6 +143,7 @@ public sealed class Repair_fence_Specs(PostgresSchema schema) : IClassFixture<Po
         var id = await s.NeedingAttentionAfterCreditFault();
         await s.Repair(new RefundTransfer(id, "ops", "refund"));
         await s.Send(new CreditVoided(id, Bob, 100m));
+        await s.InState(id, s.Machine.Refunding); // the refund exists only once the void was handled, and is sent then
         await s.Send(new AccountCredited(id, Alice, 100m, CreditPurpose.Refund));
         await s.InState(id, s.Machine.Refunded);
 
