@@ -83,6 +83,7 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
         {
             if (_process.HasExited)
             {
+                _process.WaitForExit(); // until its last output lines are in the log the message points to
                 throw new InvalidOperationException($"{name} exited with code {_process.ExitCode}; see {LogFile}");
             }
             try
