@@ -68,14 +68,14 @@ public sealed class CheckBackScan_Specs : IAsyncLifetime
         await backlog.StartAsync(default);
         await channel.BasicPublishAsync("", queue, new byte[] { 1 });
         await channel.BasicPublishAsync("", queue, new byte[] { 2 }); // answers the coordinator has not read yet
-        await Eventually.Until(() => Task.FromResult(backlog.IsOver), over => over, "the backlog was seen", TimeSpan.FromSeconds(10));
+        await Eventually.Until(() => Task.FromResult(backlog.IsOver), over => over, "the backlog was seen", TimeSpan.FromSeconds(30));
         var scan = new CheckBackScan(s.Store, s.Harness.Bus, s.Clock, Options.Create(new CheckBackScanOptions()), backlog);
         s.Clock.Advance(s.Options.CheckBackTimeout + TimeSpan.FromSeconds(1));
 
         Assert.Equal(0, await scan.RunOnce());
 
         await channel.BasicGetAsync(queue, autoAck: true);
-        await Eventually.Until(() => Task.FromResult(backlog.IsOver), over => !over, "the backlog was worked off", TimeSpan.FromSeconds(10));
+        await Eventually.Until(() => Task.FromResult(backlog.IsOver), over => !over, "the backlog was worked off", TimeSpan.FromSeconds(30));
         Assert.Equal(1, await scan.RunOnce());
         Assert.Equal(1, (await s.CheckSent(id, 1)).Attempt);
         await backlog.StopAsync(default);

@@ -38,7 +38,7 @@ public sealed class QueueBacklog_Specs : IAsyncLifetime
             await _channel.BasicPublishAsync("", _queue, new byte[] { 1 });
         }
 
-        await Eventually.Until(() => Task.FromResult(backlog.Messages), m => m == 5, "the backlog of 5 was seen", TimeSpan.FromSeconds(10));
+        await Eventually.Until(() => Task.FromResult(backlog.Messages), m => m == 5, "the backlog of 5 was seen", TimeSpan.FromSeconds(30));
         Assert.True(backlog.IsOver);
         var intake = backlog.UntilUnder(default);
         Assert.False(intake.IsCompleted);
@@ -47,7 +47,7 @@ public sealed class QueueBacklog_Specs : IAsyncLifetime
         {
             await _channel.BasicGetAsync(_queue, autoAck: true);
         }
-        await intake.WaitAsync(TimeSpan.FromSeconds(10));
+        await intake.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(3, backlog.Messages);
         await backlog.StopAsync(default);
     }

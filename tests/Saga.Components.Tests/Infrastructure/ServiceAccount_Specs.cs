@@ -173,7 +173,7 @@ public sealed class ServiceAccount_Specs(ServiceAccounts_Setup setup) : IClassFi
         var before = await setup.MessagesIn(Queues.Ledger("B"));
         Assert.Null(await Publish(setup.Accounts.Coordinator, Queues.Ledger("B"), "", Credit));
         Assert.Equal(before + 1, await Eventually.Until(() => setup.MessagesIn(Queues.Ledger("B")), n => n == before + 1,
-            "the coordinator's credit reached ledger-b", TimeSpan.FromSeconds(10)));
+            "the coordinator's credit reached ledger-b", TimeSpan.FromSeconds(30)));
 
         // The same account, on what it is for: a submission (MassTransit declares and binds the queue it sends to).
         await using var connection = await setup.Connect(setup.Accounts.Api);

@@ -361,5 +361,5 @@ public sealed class LedgerDatabase_Grouped_Specs : IAsyncLifetime
             "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like $1");
         probe.Parameters.Add(new() { Value = statement });
         return (long)(await probe.ExecuteScalarAsync())! > 0;
-    }, what, TimeSpan.FromSeconds(10));
+    }, what, TimeSpan.FromSeconds(30));
 }

@@ -299,5 +299,5 @@ public sealed class LedgerDatabase_Specs : IAsyncLifetime
         await using var probe = _dataSource.CreateCommand(
             "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like '%local_transactions%'");
         return (long)(await probe.ExecuteScalarAsync())! > 0;
-    }, "the check-back waited on the local transaction in flight", TimeSpan.FromSeconds(10));
+    }, "the check-back waited on the local transaction in flight", TimeSpan.FromSeconds(30));
 }
