@@ -48,7 +48,6 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
     public async Task Start(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        _stopping = false;
         var info = new ProcessStartInfo("dotnet", Binary(project)) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var (key, value) in _environment)
         {
@@ -67,6 +66,9 @@ public sealed class HostProcess(string name, string project, IReadOnlyDictionary
         }
         var log = _log = new StreamWriter(LogFile, append: true) { AutoFlush = true };
         _process = Process.Start(info)!;
+        // Only now: the exit of a process killed just before may be reported late, and until _process changed,
+        // a supervisor that saw _stopping cleared would take it for a crash and start a second host on this port.
+        _stopping = false;
         if (_disposed)
         {
             // A supervisor's restart that raced with disposal: nothing may outlive the owner.
