@@ -163,7 +163,13 @@ public sealed class SchedulingTestbed : IAsyncLifetime
         });
         var host = builder.Build();
         _hosts.Add(host);
-        await host.StartAsync();
+        // Outside the caller's async flow: MassTransit keeps its log context there, and a stopped node's would outlive its logger factory.
+        Task starting;
+        using (ExecutionContext.SuppressFlow())
+        {
+            starting = Task.Run(() => host.StartAsync());
+        }
+        await starting;
         return host;
     }
 
