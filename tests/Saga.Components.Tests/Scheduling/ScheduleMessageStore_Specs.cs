@@ -73,7 +73,10 @@ public sealed class ScheduleMessageStore_Specs : IAsyncLifetime
         node.Services.GetRequiredService<IBus>().ConnectConsumeObserver(consumed);
         var scheduler = await node.Services.GetRequiredService<IBus>().GetSendEndpoint(new Uri($"queue:{_bed.SchedulerQueue}"));
         var message = new SchedulingPinged(NewId.NextGuid());
-        var command = new ScheduleMessageCommand<SchedulingPinged>(DateTime.UtcNow.AddSeconds(1.5), _bed.ProbeAddress, message, NewId.NextGuid());
+        // Due only once made so with no node running: a schedule that fired before it was counted would leave none to count.
+        var due = DateTime.UtcNow.AddHours(1);
+        var token = NewId.NextGuid();
+        var command = new ScheduleMessageCommand<SchedulingPinged>(due, _bed.ProbeAddress, message, token);
         var messageId = NewId.NextGuid();
 
         // As the broker redelivers a ScheduleMessage whose store committed but whose acknowledgement was lost.
@@ -82,6 +85,9 @@ public sealed class ScheduleMessageStore_Specs : IAsyncLifetime
         await _bed.Until(() => Task.FromResult(consumed.Count == 2), "both copies were consumed");
 
         Assert.Equal(1, await _bed.TriggerCount());
+        await _bed.StopNode(node);
+        await _bed.Backdate(token, due - DateTime.UtcNow);
+        await _bed.StartNode();
         await _bed.Single(message.Id);
         await _bed.Until(async () => await _bed.TriggerCount() == 0, "the sent schedule left the store");
         Assert.Single(_bed.ArrivalsOf(message.Id));
