@@ -107,7 +107,10 @@ public sealed class ScheduledSendJob_Specs : IAsyncLifetime
         var stuck = _bed.Queue("stuck");
         await SchedulingTestbed.Rabbit(channel => channel.QueueDeclareAsync(stuck, durable: true, exclusive: false, autoDelete: false,
             arguments: new Dictionary<string, object?> { ["x-max-length"] = 10 }));
-        var first = await _bed.StartNode(scheduler: o => o.SendTimeout = TimeSpan.FromSeconds(10));
+        // A node that waited for the refused send would take its whole SendTimeout to stop: minutes, where a stop takes seconds
+        // even on a loaded machine. The host lets a stop run longer still, so that it does not cut such a wait short.
+        var sendTimeout = TimeSpan.FromMinutes(5);
+        var first = await _bed.StartNode(scheduler: o => o.SendTimeout = sendTimeout, hosting: o => o.ShutdownTimeout = 2 * sendTimeout);
         var scheduled = await first.Services.GetRequiredService<IMessageScheduler>()
             .ScheduleSend(new Uri($"queue:{stuck}"), DateTime.UtcNow.AddMilliseconds(300), new SchedulingPinged(NewId.NextGuid()));
         // Running, not just fired: Quartz interrupts the jobs it is running when it shuts down, not one it is still handing to a thread.
@@ -116,7 +119,7 @@ public sealed class ScheduledSendJob_Specs : IAsyncLifetime
 
         var stopping = DateTime.UtcNow;
         await _bed.StopNode(first); // its send is still being refused, and would be for its whole SendTimeout
-        Assert.True(DateTime.UtcNow - stopping < TimeSpan.FromSeconds(5), "the node waited for the refused send");
+        Assert.True(DateTime.UtcNow - stopping < sendTimeout / 5, "the node waited for the refused send");
         Assert.True(await _bed.Stored(scheduled.TokenId));
 
         await SchedulingTestbed.Rabbit(async channel =>

@@ -120,9 +120,14 @@ public sealed class SchedulingTestbed : IAsyncLifetime
     }
 
     /// <summary>Starts a node and returns once its bus is up; the scheduler starts firing as soon as the bus is ready.</summary>
-    public async Task<IHost> StartNode(Action<IReceiveEndpointConfigurator>? probeEndpoint = null, Action<DurableSchedulerOptions>? scheduler = null)
+    public async Task<IHost> StartNode(Action<IReceiveEndpointConfigurator>? probeEndpoint = null, Action<DurableSchedulerOptions>? scheduler = null,
+        Action<HostOptions>? hosting = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        if (hosting != null)
+        {
+            builder.Services.Configure(hosting);
+        }
         builder.Logging.AddFilter(level => level >= LogLevel.Warning).AddProvider(Log);
         builder.Services.AddSingleton(Arrivals);
         builder.Services.AddDurableScheduler(Servers.PostgresConnectionString, Schema, o =>
