@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Saga.Components.Scheduling;
@@ -46,9 +47,20 @@ public sealed class ScheduledSendJob_Specs : IAsyncLifetime
             await channel.QueueDeleteAsync(refusing, ifUnused: false, ifEmpty: false);
             await channel.QueueDeclareAsync(refusing, durable: true, exclusive: false, autoDelete: false); // as MassTransit declares it
         });
-        await _bed.Until(async () => await _bed.MessagesIn(refusing) == 1, "the message reached its queue");
+        await _bed.Until(async () => await _bed.MessagesIn(refusing) >= 1, "the message reached its queue");
         await _bed.Until(async () => !await _bed.Stored(scheduled.TokenId), "the sent schedule left the store");
-        Assert.Equal(1u, await _bed.MessagesIn(refusing));
+        // At least once: a send confirmed after its 300 ms timeout counts as failed and is sent again, as a loaded machine does.
+        var sent = await _bed.MessagesIn(refusing);
+        Assert.True(sent >= 1);
+        await SchedulingTestbed.Rabbit(async channel =>
+        {
+            for (var i = 0; i < sent; i++)
+            {
+                var copy = await channel.BasicGetAsync(refusing, autoAck: false);
+                Assert.NotNull(copy);
+                Assert.Contains(message.Id.ToString("D"), Encoding.UTF8.GetString(copy.Body.Span), StringComparison.OrdinalIgnoreCase);
+            }
+        });
     }
 
     [Fact]
