@@ -17,13 +17,16 @@ public sealed class CancelScheduledMessage_Specs : IAsyncLifetime
         var node = await _bed.StartNode();
         var scheduler = node.Services.GetRequiredService<IMessageScheduler>();
         var cancelled = new SchedulingPinged(NewId.NextGuid());
-        var cancelledDue = DateTime.UtcNow.AddSeconds(4); // far enough that a loaded machine still cancels before it is due
+        // Soon enough that the node has already taken the trigger to fire (Quartz takes those due within its 30 s idle wait),
+        // late enough that even a loaded machine cancels it first.
+        var cancelledDue = DateTime.UtcNow.AddSeconds(15);
         var schedule = await scheduler.ScheduleSend(_bed.ProbeAddress, cancelledDue, cancelled);
         // Schedule and cancel are consumed concurrently: cancel only what is there to cancel.
-        await _bed.Until(() => _bed.Stored(schedule.TokenId), "the schedule was stored");
+        await _bed.Until(async () => await _bed.TriggerState(schedule.TokenId) == "ACQUIRED", "the node took the schedule to fire when due");
 
         await scheduler.CancelScheduledSend(_bed.ProbeAddress, schedule.TokenId);
         await _bed.Until(async () => !await _bed.Stored(schedule.TokenId), "the cancelled schedule left the store");
+        Assert.True(DateTime.UtcNow < cancelledDue, "the machine was too slow to cancel before the due time: give it a longer lead");
 
         // A message due after the cancelled one: by the time it arrives, the cancelled one would have.
         var later = new SchedulingPinged(NewId.NextGuid());

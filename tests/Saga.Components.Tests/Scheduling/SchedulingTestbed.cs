@@ -264,6 +264,18 @@ public sealed class SchedulingTestbed : IAsyncLifetime
         return await attempt.ExecuteScalarAsync() is int value ? value : null;
     }
 
+    /// <summary>The stored schedule's Quartz trigger state (WAITING, ACQUIRED, ...); null when nothing is stored.</summary>
+    public async Task<string?> TriggerState(Guid tokenId)
+    {
+        await using var connection = new NpgsqlConnection(Servers.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var state = new NpgsqlCommand($"select trigger_state from {Schema}.qrtz_triggers where trigger_name = $1", connection)
+        {
+            Parameters = { new() { Value = tokenId.ToString("N") } },
+        };
+        return await state.ExecuteScalarAsync() as string;
+    }
+
     public async Task<long> TriggerCount()
     {
         await using var connection = new NpgsqlConnection(Servers.PostgresConnectionString);
