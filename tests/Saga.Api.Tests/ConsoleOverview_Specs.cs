@@ -133,7 +133,7 @@ public sealed class ConsoleOverview_Specs(ApiSystem api) : IClassFixture<ApiSyst
         using var browser = Chromium();
         browser.Navigate().GoToUrl($"{site}/console");
         browser.FindElement(By.Id("token")).SendKeys(DevelopmentTokens.Create("olga", [Roles.Operator], TimeSpan.FromMinutes(30)));
-        browser.FindElement(By.CssSelector("button[type=submit]")).Click();
+        Leaving(browser, () => browser.FindElement(By.CssSelector("button[type=submit]")).Click());
         Assert.Equal("Overview", browser.FindElement(By.TagName("h1")).Text);
         var wait = new WebDriverWait(browser, TimeSpan.FromSeconds(120));
         wait.Until(b => b.FindElement(By.Id("overview")).GetAttribute("data-live") == "on");
