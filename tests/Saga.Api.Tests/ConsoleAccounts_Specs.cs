@@ -146,14 +146,14 @@ public sealed class ConsoleAccounts_Specs(ApiSystem api) : IClassFixture<ApiSyst
         browser.FindElement(By.LinkText("Accounts")).Click();
         browser.FindElement(By.CssSelector("#ledger option[value=A]")).Click();
         browser.FindElement(By.Id("accountId")).SendKeys(alice);
-        browser.FindElement(By.CssSelector("form.lookup button")).Click();
+        Leaving(browser, () => browser.FindElement(By.CssSelector("form.lookup button")).Click());
 
         Assert.Equal($"Account A/{alice}", browser.FindElement(By.TagName("h1")).Text);
         Assert.Equal("93.00 EUR", browser.FindElement(By.Id("balance")).Text);
         var row = Assert.Single(browser.FindElements(By.CssSelector("#account-transfers tbody tr")));
         Assert.Contains(TransferStates.Completed, row.Text);
         browser.GetScreenshot().SaveAsFile(Path.Combine(Screenshots, "account.png"));
-        row.FindElement(By.CssSelector("a")).Click();
+        Leaving(browser, () => row.FindElement(By.CssSelector("a")).Click());
         Assert.Equal(TransferStates.Completed, browser.FindElement(By.Id("state")).Text);
         Assert.EndsWith($"/console/transfers/{ids[0]}", browser.Url);
         // A style or script the Content-Security-Policy blocked would be reported here.

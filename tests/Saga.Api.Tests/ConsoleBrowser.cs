@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using OpenQA.Selenium;
 using OpenQA.Selenium.Chrome;
+using OpenQA.Selenium.Support.UI;
 using Saga.Components.Security;
 using static Saga.Api.Tests.ApiSystem;
 
@@ -45,6 +46,29 @@ public static partial class ConsoleBrowser
         // FindElement waits up to this long for an element the page has not shown yet.
         browser.Manage().Timeouts().ImplicitWait = TimeSpan.FromSeconds(15);
         return browser;
+    }
+
+    /// <summary>
+    /// Does <paramref name="leave"/> (a click or key that loads another page) and returns once the page it left is gone:
+    /// WebDriver need not wait for a navigation a click starts, and a read straight after can find the old page still there.
+    /// </summary>
+    public static void Leaving(IWebDriver browser, Action leave)
+    {
+        var left = browser.FindElement(By.TagName("html"));
+        leave();
+        // Once its document is replaced, asking the old page's root anything throws.
+        new WebDriverWait(browser, TimeSpan.FromSeconds(60)).Until(driver =>
+        {
+            try
+            {
+                _ = left.TagName;
+                return false;
+            }
+            catch (StaleElementReferenceException)
+            {
+                return true;
+            }
+        });
     }
 
     public static HttpClient Browser(ApiSystem api) => api.Api.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });

@@ -217,23 +217,23 @@ public sealed partial class ConsoleTransferList_Specs(ApiSystem api) : IClassFix
         browser.FindElement(By.Id("token")).SendKeys(DevelopmentTokens.Create(viewer, [Roles.Transfers], TimeSpan.FromMinutes(30)));
         browser.FindElement(By.CssSelector("button[type=submit]")).Click();
 
-        browser.FindElement(By.LinkText("Transfers")).Click();
+        Leaving(browser, () => browser.FindElement(By.LinkText("Transfers")).Click());
         Assert.Equal("Transfers", browser.FindElement(By.TagName("h1")).Text);
         Assert.Equal(TransferStates.NeedsAttention, browser.FindElement(By.CssSelector("#transfers tbody tr:first-child td:nth-child(2)")).Text);
         browser.GetScreenshot().SaveAsFile(Path.Combine(Screenshots, "transfers.png"));
         browser.FindElement(By.CssSelector("#state option[value=Completed]")).Click();
         var take = browser.FindElement(By.Id("take"));
         take.Clear();
-        take.SendKeys("2" + Keys.Enter);
+        Leaving(browser, () => take.SendKeys("2" + Keys.Enter));
 
         var pages = new List<Guid[]> { Rows(browser) };
         // The pager always holds a link after the first page, so looking for one does not wait out the implicit wait.
         while (browser.FindElements(By.CssSelector("nav.pager a")).Any(a => a.GetDomAttribute("id") == "older") && pages.Count < 5)
         {
-            browser.FindElement(By.Id("older")).Click();
+            Leaving(browser, () => browser.FindElement(By.Id("older")).Click());
             pages.Add(Rows(browser));
         }
-        browser.FindElement(By.Id("newest")).Click();
+        Leaving(browser, () => browser.FindElement(By.Id("newest")).Click());
 
         Assert.Equal([completed[..2], completed[2..4], completed[4..]], pages);
         Assert.Equal(completed[..2], Rows(browser));
