@@ -124,7 +124,7 @@ public sealed class SchedulingTestbed : IAsyncLifetime
         Action<HostOptions>? hosting = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        if (hosting != null)
+        if (hosting is not null)
         {
             builder.Services.Configure(hosting);
         }
@@ -149,7 +149,7 @@ public sealed class SchedulingTestbed : IAsyncLifetime
             {
                 e.Name = ProbeQueue;
                 e.ConfigureConsumeTopology = false;
-                if (probeEndpoint != null)
+                if (probeEndpoint is not null)
                 {
                     e.AddConfigureEndpointCallback(probeEndpoint);
                 }
